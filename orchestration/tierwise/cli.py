@@ -1,0 +1,137 @@
+"""The `tierwise` command: generate, load, run. `tierwise <command> --help` explains each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tierwise.config import Settings
+from tierwise.months import last_closed_month, month_range, parse_month
+
+
+def _month_arg(text: str) -> str:
+    try:
+        return parse_month(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from tierwise.generator.bank import BankSpec
+    from tierwise.generator.writer import OutputFormat, generate
+
+    out = Path(args.out) if args.out else settings.landing_dir
+    spec = BankSpec(args.customers, args.months, args.end_month or last_closed_month(), args.seed)
+    fmt = OutputFormat(args.format, args.encoding, args.delimiter)
+    started = time.perf_counter()
+    folders = generate(spec, out, fmt, progress=lambda m: print(f"[generate] {m}", flush=True))
+    print(f"[generate] {len(folders)} batches under {out} in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _batch_dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
+    if args.batches:
+        return [Path(b) for b in args.batches]
+    root = settings.landing_dir
+    return sorted(p for p in root.iterdir() if (p / "_manifest.json").is_file()) if root.is_dir() else []
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
+    from tierwise.landing.loader import load_batch
+    from tierwise.landing.reader import BatchRefused
+
+    batches = _batch_dirs(args, settings)
+    if not batches:
+        print(f"[load] no batch folders given and none under {settings.landing_dir}", file=sys.stderr)
+        return 2
+    settings.ensure()
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        for batch in batches:
+            started = time.perf_counter()
+            try:
+                result = load_batch(con, batch)
+            except BatchRefused as exc:
+                print(f"[load] REFUSED batch {batch}: {exc}", file=sys.stderr)
+                return 2
+            for warning in result.warnings:
+                print(f"[load] warning: {warning}")
+            print(f"[load] {result.summary()} in {time.perf_counter() - started:.1f}s")
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from tierwise.dbt_runner import build_month
+
+    months = [args.month] if args.month else month_range(args.from_month, args.to_month)
+    for month in months:
+        print(f"[run] building month {month}", flush=True)
+        if not build_month(settings, month):
+            print(f"[run] dbt build failed for {month}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tierwise",
+        description="Monthly customer segmentation warehouse (客户分层管理). State lives under $TIERWISE_HOME "
+        "(default ./.tierwise).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write a synthetic bank as monthly landing batches",
+                         description="Simulate a retail bank and write one landing batch folder per month "
+                         "(all 11 tables + _manifest.json), per CONTRACT.md. Same seed, same bytes.")
+    gen.add_argument("--customers", type=_positive, default=10_000, help="number of customers (default 10000)")
+    gen.add_argument("--months", type=_positive, default=12, help="months of history (default 12)")
+    gen.add_argument("--end-month", type=_month_arg, default=None,
+                     help="last month YYYY-MM (default: the last closed calendar month)")
+    gen.add_argument("--seed", type=int, default=20251031, help="random seed (default 20251031)")
+    gen.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
+    gen.add_argument("--encoding", choices=("utf-8", "gbk"), default="utf-8", help="CSV encoding (default utf-8)")
+    gen.add_argument("--delimiter", choices=(",", "|"), default=",", help="CSV delimiter (default ,)")
+    gen.add_argument("--out", default=None, help="output folder (default $TIERWISE_HOME/landing)")
+    gen.set_defaults(func=cmd_generate)
+
+    load = sub.add_parser("load", help="validate and load landing batches into the warehouse",
+                          description="Verify each batch's manifest (rows, sha256, encoding, delimiter), columns "
+                          "and types; refuse a broken file naming file, row and column; quarantine rows that break "
+                          "a rule; record reconciliation and balance roll-forward breaks. Loading a batch twice "
+                          "changes nothing; a re-delivered batch_id replaces the earlier one.")
+    load.add_argument("batches", nargs="*", help="batch folders (default: every batch under $TIERWISE_HOME/landing)")
+    load.set_defaults(func=cmd_load)
+
+    run = sub.add_parser("run", help="build the dbt project for one month (or a range)",
+                         description="Run `dbt build` (models, snapshots, seeds, tests) for the given month(s).")
+    which = run.add_mutually_exclusive_group(required=True)
+    which.add_argument("--month", type=_month_arg, help="month to build, YYYY-MM")
+    which.add_argument("--from", dest="from_month", type=_month_arg, help="first month of a range, YYYY-MM")
+    run.add_argument("--to", dest="to_month", type=_month_arg, help="last month of a range (with --from)")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "from_month", None) and not getattr(args, "to_month", None):
+        parser.error("--from needs --to")
+    return args.func(args, Settings.from_env())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

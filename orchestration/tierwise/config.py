@@ -1,0 +1,61 @@
+"""Where tierwise keeps its state. Everything lives under one folder, $TIERWISE_HOME.
+
+Read at call time (never at import time) so tests and operators can point a run anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(Path(os.environ.get("TIERWISE_HOME", ".tierwise")).resolve())
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse" / "build.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt" / "target"
+
+    def ensure(self) -> None:
+        for folder in (self.landing_dir, self.warehouse_path.parent, self.dagster_home, self.reports_dir,
+                       self.logs_dir, self.dbt_target_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment dbt reads (profiles.yml uses env_var); telemetry is always off."""
+        return {
+            "TIERWISE_DUCKDB_PATH": str(self.warehouse_path),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_TARGET_PATH": str(self.dbt_target_dir),
+            "DBT_LOG_PATH": str(self.logs_dir / "dbt"),
+            "DAGSTER_HOME": str(self.dagster_home),
+        }
