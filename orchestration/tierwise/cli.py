@@ -85,6 +85,39 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """generate -> load -> build every month, on built-in sample data."""
+    end = args.end_month or last_closed_month()
+    gen_args = argparse.Namespace(
+        customers=args.customers,
+        months=args.months,
+        end_month=end,
+        seed=args.seed,
+        format="csv",
+        encoding="utf-8",
+        delimiter=",",
+        out=None,
+    )
+    if cmd_generate(gen_args, settings):
+        return 1
+    months = month_range(_shift_month(end, 1 - args.months), end)
+    batches = [str(settings.landing_dir / m) for m in months]
+    if cmd_load(argparse.Namespace(batches=batches), settings):
+        return 1
+    if cmd_run(argparse.Namespace(month=None, from_month=months[0], to_month=months[-1]), settings):
+        return 1
+    print(f"[demo] done. warehouse: {settings.warehouse_path}")
+    print(f"[demo] landing batches: {settings.landing_dir}")
+    print(f"[demo] dbt artifacts and logs: {settings.dbt_target_dir.parent}, {settings.logs_dir}")
+    return 0
+
+
+def _shift_month(month: str, delta: int) -> str:
+    y, m = (int(p) for p in month.split("-"))
+    index = y * 12 + (m - 1) + delta
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tierwise",
@@ -93,13 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="write a synthetic bank as monthly landing batches",
-                         description="Simulate a retail bank and write one landing batch folder per month "
-                         "(all 11 tables + _manifest.json), per CONTRACT.md. Same seed, same bytes.")
+    gen = sub.add_parser(
+        "generate",
+        help="write a synthetic bank as monthly landing batches",
+        description="Simulate a retail bank and write one landing batch folder per month "
+        "(all 11 tables + _manifest.json), per CONTRACT.md. Same seed, same bytes.",
+    )
     gen.add_argument("--customers", type=_positive, default=10_000, help="number of customers (default 10000)")
     gen.add_argument("--months", type=_positive, default=12, help="months of history (default 12)")
-    gen.add_argument("--end-month", type=_month_arg, default=None,
-                     help="last month YYYY-MM (default: the last closed calendar month)")
+    gen.add_argument(
+        "--end-month",
+        type=_month_arg,
+        default=None,
+        help="last month YYYY-MM (default: the last closed calendar month)",
+    )
     gen.add_argument("--seed", type=int, default=20251031, help="random seed (default 20251031)")
     gen.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
     gen.add_argument("--encoding", choices=("utf-8", "gbk"), default="utf-8", help="CSV encoding (default utf-8)")
@@ -107,21 +147,39 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", default=None, help="output folder (default $TIERWISE_HOME/landing)")
     gen.set_defaults(func=cmd_generate)
 
-    load = sub.add_parser("load", help="validate and load landing batches into the warehouse",
-                          description="Verify each batch's manifest (rows, sha256, encoding, delimiter), columns "
-                          "and types; refuse a broken file naming file, row and column; quarantine rows that break "
-                          "a rule; record reconciliation and balance roll-forward breaks. Loading a batch twice "
-                          "changes nothing; a re-delivered batch_id replaces the earlier one.")
+    load = sub.add_parser(
+        "load",
+        help="validate and load landing batches into the warehouse",
+        description="Verify each batch's manifest (rows, sha256, encoding, delimiter), columns "
+        "and types; refuse a broken file naming file, row and column; quarantine rows that break "
+        "a rule; record reconciliation and balance roll-forward breaks. Loading a batch twice "
+        "changes nothing; a re-delivered batch_id replaces the earlier one.",
+    )
     load.add_argument("batches", nargs="*", help="batch folders (default: every batch under $TIERWISE_HOME/landing)")
     load.set_defaults(func=cmd_load)
 
-    run = sub.add_parser("run", help="build the dbt project for one month (or a range)",
-                         description="Run `dbt build` (models, snapshots, seeds, tests) for the given month(s).")
+    run = sub.add_parser(
+        "run",
+        help="build the dbt project for one month (or a range)",
+        description="Run `dbt build` (models, snapshots, seeds, tests) for the given month(s).",
+    )
     which = run.add_mutually_exclusive_group(required=True)
     which.add_argument("--month", type=_month_arg, help="month to build, YYYY-MM")
     which.add_argument("--from", dest="from_month", type=_month_arg, help="first month of a range, YYYY-MM")
     run.add_argument("--to", dest="to_month", type=_month_arg, help="last month of a range (with --from)")
     run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the main job on sample data: generate, load, build all months",
+        description="Generate a synthetic bank under $TIERWISE_HOME/landing, load every batch, "
+        "build every month in order, and print where the outputs are.",
+    )
+    demo.add_argument("--customers", type=_positive, default=10_000, help="number of customers (default 10000)")
+    demo.add_argument("--months", type=_positive, default=12, help="months of history (default 12)")
+    demo.add_argument("--end-month", type=_month_arg, default=None, help="last month (default: last closed month)")
+    demo.add_argument("--seed", type=int, default=20251031, help="random seed (default 20251031)")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 

@@ -46,9 +46,18 @@ class Settings:
         return self.home / "dbt" / "target"
 
     def ensure(self) -> None:
-        for folder in (self.landing_dir, self.warehouse_path.parent, self.dagster_home, self.reports_dir,
-                       self.logs_dir, self.dbt_target_dir):
+        for folder in (
+            self.landing_dir,
+            self.warehouse_path.parent,
+            self.dagster_home,
+            self.reports_dir,
+            self.logs_dir,
+            self.dbt_target_dir,
+        ):
             folder.mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():
+            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
 
     def dbt_env(self) -> dict[str, str]:
         """Environment dbt reads (profiles.yml uses env_var); telemetry is always off."""

@@ -319,7 +319,16 @@ class SyntheticBank:
         td_renew = (rng.random(n) < 0.5).astype(int)
         td_product = np.select([td_term == 3, td_term == 12], [0, 1], 2)
         for k, code in enumerate(("TD03", "TD12", "TD36")):
-            add(has_td & (td_product == k), code, "CNY", td_amt, td_open, _add_months(td_open, td_term), td_term, td_renew)
+            add(
+                has_td & (td_product == k),
+                code,
+                "CNY",
+                td_amt,
+                td_open,
+                _add_months(td_open, td_term),
+                td_term,
+                td_renew,
+            )
         lcd_open = np.maximum(self.onboard, self.h0 - (rng.random(n) * 1000).astype("timedelta64[D]"))
         lcd_open = np.minimum(lcd_open, self.h_end)
         lcd_term = np.full(n, 36)
@@ -373,7 +382,7 @@ class SyntheticBank:
             holds = k > j
             idx = np.flatnonzero(holds)
             cat_pick = order[idx, j]
-            share = weights[idx, cat_pick] / np.take_along_axis(weights[idx], order[idx, : 4], 1)[:, : 4].sum(1)
+            share = weights[idx, cat_pick] / np.take_along_axis(weights[idx], order[idx, :4], 1)[:, :4].sum(1)
             for ci, cat in enumerate(inv_cats):
                 sel = cat_pick == ci
                 products = np.array(by_cat[cat])
@@ -418,9 +427,7 @@ class SyntheticBank:
         self.h_cust, self.h_prod, self.h_start = self.h_cust[first], self.h_prod[first], self.h_start[first]
         v0 = sums
         # Nobody holds a product before it is launched.
-        launch_month = np.maximum(
-            (self.prod_launched.astype("datetime64[M]") - self.months[0]).astype(np.int64), 0
-        )
+        launch_month = np.maximum((self.prod_launched.astype("datetime64[M]") - self.months[0]).astype(np.int64), 0)
         self.h_start = np.maximum(self.h_start, launch_month[self.h_prod])
         ccy_rate = np.where(self.prod_ccy[self.h_prod] == "USD", 7.1, 1.0)
         self.h_value = v0 / ccy_rate  # in product currency
@@ -428,7 +435,9 @@ class SyntheticBank:
         # Monthly value paths (product currency), built up front: returns, churn, amortisation.
         nh = len(self.h_cust)
         vol = np.select(
-            [np.isin(self.h_cat, ["mutual_fund", "precious_metal"]), self.h_cat == "wealth_management"], [0.04, 0.01], 0.005
+            [np.isin(self.h_cat, ["mutual_fund", "precious_metal"]), self.h_cat == "wealth_management"],
+            [0.04, 0.01],
+            0.005,
         )
         paths = np.empty((months, nh))
         value = self.h_value.copy()
@@ -439,7 +448,9 @@ class SyntheticBank:
                 value = np.where(self.h_cat == "mortgage", value * 0.995, value)
                 card = self.h_cat == "credit_card"
                 value = np.where(card, self.h_value * rng.uniform(0, 1.6, nh), value)
-            draining = self._draining(m)[self.h_cust] & ~np.isin(self.h_cat, ["credit_card", "consumer_loan", "mortgage"])
+            draining = self._draining(m)[self.h_cust] & ~np.isin(
+                self.h_cat, ["credit_card", "consumer_loan", "mortgage"]
+            )
             value = np.where(draining, value * rng.uniform(0.3, 0.6, nh), value)
             gone = self._exited(m)[self.h_cust]
             value = np.where(gone, 0.0, value)
@@ -488,7 +499,6 @@ class SyntheticBank:
 
     def _events(self, m, start, end, t0, t_end) -> dict[str, np.ndarray]:
         rng = self.rng
-        na = self.n_accounts
         open_day = self.acct_opened
         open_now = (open_day <= end) & (np.isnat(self.acct_closed) | (self.acct_closed >= start))
         open_ts = np.maximum(open_day.astype("datetime64[s]").astype(np.int64) + 9 * 3600, t0)
@@ -526,9 +536,7 @@ class SyntheticBank:
         credit = rng.random(len(acct)) < 0.5
         channel = rng.choice(4, len(acct), p=[0.15, 0.15, 0.45, 0.25])
         electronic = channel >= C_MOBILE
-        txn_type = np.where(
-            credit, np.where(electronic, T_TIN, T_DEPOSIT), np.where(electronic, T_TOUT, T_WITHDRAWAL)
-        )
+        txn_type = np.where(credit, np.where(electronic, T_TIN, T_DEPOSIT), np.where(electronic, T_TOUT, T_WITHDRAWAL))
         ext = np.where(electronic & (rng.random(len(acct)) < 0.25), rng.integers(0, len(catalog.BANKS), len(acct)), -1)
         value = np.where(credit, tgt * rng.uniform(0.05, 0.35, len(acct)), rng.uniform(0.05, 0.4, len(acct)))
         emit(acct, ts, np.where(credit, CREDIT_ABS, DEBIT_FRAC), value, txn_type, channel, ext)
@@ -543,7 +551,14 @@ class SyntheticBank:
 
         staying = demand[~closing]
         fee = staying[rng.random(len(staying)) < 0.03]
-        emit(fee, np.maximum(t_end - 2 * SEC_PER_DAY, open_ts[fee] + 180), DEBIT_ABS, np.full(len(fee), 1000.0), T_FEE, C_AUTO)
+        emit(
+            fee,
+            np.maximum(t_end - 2 * SEC_PER_DAY, open_ts[fee] + 180),
+            DEBIT_ABS,
+            np.full(len(fee), 1000.0),
+            T_FEE,
+            C_AUTO,
+        )
 
         # Churners move money to other banks: one or two large interbank transfers a month.
         drain_acct = demand[draining[cust[demand]] & ~closing]

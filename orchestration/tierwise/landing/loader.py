@@ -174,9 +174,13 @@ def _rule_cases(table: Table) -> list[tuple[str, str, str, str]]:
             )
         )
     for col in table.positive:
-        cases.append((f"{_q(col)} <= 0", "non_positive", col, f"'{col}=' || cast({_q(col)} as varchar) || ' must be > 0'"))
+        cases.append(
+            (f"{_q(col)} <= 0", "non_positive", col, f"'{col}=' || cast({_q(col)} as varchar) || ' must be > 0'")
+        )
     for col in table.non_negative:
-        cases.append((f"{_q(col)} < 0", "negative_value", col, f"'{col}=' || cast({_q(col)} as varchar) || ' must be >= 0'"))
+        cases.append(
+            (f"{_q(col)} < 0", "negative_value", col, f"'{col}=' || cast({_q(col)} as varchar) || ' must be >= 0'")
+        )
     for col in table.not_after_as_of:
         cases.append(
             (
@@ -200,9 +204,9 @@ def _stage_table(con, table: Table, view: str, as_of: date) -> None:
     con.execute(
         f"""create or replace temp table {_q(name)} as
         with typed as (select {_typed_select(table)}, _row_number from {view})
-        select *, case {rule or 'when false then null'} end as _rule,
-               case {column or 'when false then null'} end as _column,
-               case {detail or 'when false then null'} end as _detail,
+        select *, case {rule or "when false then null"} end as _rule,
+               case {column or "when false then null"} end as _column,
+               case {detail or "when false then null"} end as _detail,
                {row_json} as _row_values
         from typed""",
         {"as_of": as_of} if "$as_of" in (rule + detail) else None,
@@ -319,8 +323,14 @@ def _write_batch(con, result: LoadResult, batch_dir: Path, manifest_sha: str) ->
         con.execute("delete from raw._load_batches where batch_id = ?", [batch_id])
         con.execute(
             "insert into raw._load_batches values (?, ?, ?, ?, current_timestamp, ?, ?)",
-            [batch_id, result.as_of_date, manifest_sha, str(batch_dir.resolve()), revision,
-             "\n".join(result.warnings) or None],
+            [
+                batch_id,
+                result.as_of_date,
+                manifest_sha,
+                str(batch_dir.resolve()),
+                revision,
+                "\n".join(result.warnings) or None,
+            ],
         )
         result.rollforward_breaks = _record_rollforward_breaks(con, batch_id)
         con.execute("commit")
@@ -391,9 +401,7 @@ def _record_rollforward_breaks(con, batch_id: str) -> int:
         """,
         {"batch": batch_id},
     )
-    return con.execute(
-        "select count(*) from raw._dq_rollforward_breaks where batch_id = ?", [batch_id]
-    ).fetchone()[0]
+    return con.execute("select count(*) from raw._dq_rollforward_breaks where batch_id = ?", [batch_id]).fetchone()[0]
 
 
 def _reconciliation(con, batch_id: str) -> list[TableReconciliation]:

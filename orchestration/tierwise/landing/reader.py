@@ -63,7 +63,7 @@ def _check_decodes(path: Path, encoding: str, delimiter: str) -> list[str]:
                 column = names[col_idx] if col_idx < len(names) else f"#{col_idx + 1}"
                 row = "header" if line_no == 1 else f"row {line_no - 1}"
                 raise BatchRefused(
-                    f"{path.name}: {row} column {column}: bytes {raw[bad_at:bad_at + 1].hex()} at offset {bad_at} "
+                    f"{path.name}: {row} column {column}: bytes {raw[bad_at : bad_at + 1].hex()} at offset {bad_at} "
                     f"are not valid {encoding} (the manifest declares encoding '{encoding}')"
                 ) from exc
             if len(header_text) < 65536:
@@ -84,8 +84,11 @@ def read_csv(path: Path, encoding: str, delimiter: str, expected: list[str]) -> 
             f"{path.name}: header row column {missing[0]}: required column missing "
             f"(found {', '.join(header)}; delimiter '{delimiter}')"
         )
-    warnings = [f"{path.name}: extra column '{c}' is not in the contract and was not loaded" for c in header
-                if c not in expected]
+    warnings = [
+        f"{path.name}: extra column '{c}' is not in the contract and was not loaded"
+        for c in header
+        if c not in expected
+    ]
     invalid: list[str] = []
 
     def on_invalid(row: pcsv.InvalidRow) -> str:
@@ -96,9 +99,13 @@ def read_csv(path: Path, encoding: str, delimiter: str, expected: list[str]) -> 
         return pcsv.read_csv(
             path,
             read_options=pcsv.ReadOptions(encoding=codec, use_threads=threads, block_size=1 << 24),
-            parse_options=pcsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=False),
+            parse_options=pcsv.ParseOptions(
+                delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=False
+            ),
             convert_options=pcsv.ConvertOptions(
-                column_types={c: pa.string() for c in header}, strings_can_be_null=True, quoted_strings_can_be_null=False
+                column_types={c: pa.string() for c in header},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
             ),
         )
 
@@ -124,8 +131,11 @@ def read_parquet(path: Path, expected: list[str]) -> ReadFile:
     missing = [c for c in expected if c not in table.column_names]
     if missing:
         raise BatchRefused(f"{path.name}: schema column {missing[0]}: required column missing")
-    warnings = [f"{path.name}: extra column '{c}' is not in the contract and was not loaded"
-                for c in table.column_names if c not in expected]
+    warnings = [
+        f"{path.name}: extra column '{c}' is not in the contract and was not loaded"
+        for c in table.column_names
+        if c not in expected
+    ]
     table = table.select(expected)
     return ReadFile(table, table.num_rows, _sha256(path), warnings)
 

@@ -1,0 +1,40 @@
+# tierwise — the README's two commands: `make demo` and `make test`.
+# Each creates/updates .venv from pyproject.toml, so a fresh machine needs only Python >= 3.11 and make.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+export TIERWISE_HOME ?= $(CURDIR)/.tierwise
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+DEMO_CUSTOMERS ?= 10000
+DEMO_MONTHS ?= 12
+
+.PHONY: demo test lint install clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(INSTALLED)
+
+## demo: generate a synthetic bank, load it, build every month, print where the outputs are.
+demo: $(INSTALLED)
+	$(BIN)/tierwise demo --customers $(DEMO_CUSTOMERS) --months $(DEMO_MONTHS)
+
+## lint: ruff (Python) and sqlfluff with the dbt templater (SQL).
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	TIERWISE_DUCKDB_PATH=$(TIERWISE_HOME)/lint/lint.duckdb $(BIN)/sqlfluff lint dbt_project
+
+## test: the whole suite — lint, then pytest (unit, bad-input corpus, generator, end to end).
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(TIERWISE_HOME) dbt_project/target dbt_project/logs
