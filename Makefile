@@ -30,6 +30,7 @@ demo: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	mkdir -p $(TIERWISE_HOME)/lint
 	TIERWISE_DUCKDB_PATH=$(TIERWISE_HOME)/lint/lint.duckdb $(BIN)/sqlfluff lint dbt_project
 
 ## test: the whole suite — lint, then pytest (unit, bad-input corpus, generator, end to end).

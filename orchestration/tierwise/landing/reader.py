@@ -57,8 +57,9 @@ def _check_decodes(path: Path, encoding: str, delimiter: str) -> list[str]:
                 raw = path.read_bytes()[: bad_at + 1]
                 line_no = raw.count(b"\n") + 1
                 line_start = raw.rfind(b"\n") + 1
-                header = header_text.split("\n", 1)[0] if header_text else ""
-                names = header.rstrip("\r").split(delimiter) if header else []
+                with path.open("rb") as again:
+                    header = again.readline().decode(encoding, errors="replace").rstrip("\r\n")
+                names = [h.strip().strip('"') for h in header.split(delimiter)]
                 col_idx = raw[line_start:bad_at].count(delimiter.encode(encoding, errors="ignore") or b",")
                 column = names[col_idx] if col_idx < len(names) else f"#{col_idx + 1}"
                 row = "header" if line_no == 1 else f"row {line_no - 1}"
