@@ -1,0 +1,32 @@
+{#- The month window of a run. `as_of_month` (YYYY-MM) is the last month built; `from_month`
+    the first month a stateful incremental model recomputes. Both are validated here again,
+    so a malformed value fails compilation instead of reaching SQL. -#}
+
+{% macro validated_month(name) -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none or value == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if not modules.re.match('^[0-9]{4}-(0[1-9]|1[0-2])$', value | string) -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be YYYY-MM, got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{ return(value | string) }}
+{%- endmacro %}
+
+{#- Last calendar day of a YYYY-MM string, as an ISO date string (computed in Jinja). -#}
+{% macro month_end_literal(month) -%}
+    {%- set y = month[0:4] | int -%}
+    {%- set m = month[5:7] | int -%}
+    {%- set next_first = modules.datetime.date(y + (1 if m == 12 else 0), 1 if m == 12 else m + 1, 1) -%}
+    {{ return((next_first - modules.datetime.timedelta(days=1)).isoformat()) }}
+{%- endmacro %}
+
+{#- SQL predicate: the column's month is within the run (<= as_of_month when it is set). -#}
+{% macro within_run(column) -%}
+    {%- set to_month = validated_month('as_of_month') -%}
+    {%- if to_month is none -%}
+        1 = 1
+    {%- else -%}
+        {{ column }} <= cast('{{ month_end_literal(to_month) }}' as date)
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,102 @@
+-- Each deposit account in force during the month (opened by month end, not closed before it
+-- began), from the month's batch, with its category, opening and month-end balances.
+-- Opening balance (DOMAIN.md): previous month-end ledger_balance; 0 if the account has none;
+-- in the first month ever loaded, this month-end balance minus the month's net transactions.
+with accounts as (
+    select * from {{ ref('stg_core__accounts') }}
+),
+
+products as (
+    select * from {{ ref('stg_core__products') }}
+),
+
+balances as (
+    select * from {{ ref('stg_core__deposit_balances') }}
+),
+
+batches as (
+    select * from {{ ref('stg_core__load_batches') }}
+),
+
+months as (
+    select * from {{ ref('int_months') }}
+),
+
+net_movements as (
+    select * from {{ ref('int_deposit_transactions') }}
+),
+
+-- A month-end balance re-delivered in a later batch replaces the earlier one.
+latest_balances as (
+    select account_id, as_of_date, ledger_balance
+    from (
+        select
+            balances.account_id,
+            balances.as_of_date,
+            balances.ledger_balance,
+            row_number() over (
+                partition by balances.account_id, balances.as_of_date order by batches.batch_as_of_date desc
+            ) as delivery_rank
+        from balances
+        inner join batches on balances.batch_id = batches.batch_id
+    ) as ranked
+    where delivery_rank = 1
+),
+
+month_net as (
+    select account_id, as_of_date, sum(signed_amount) as net_amount
+    from net_movements
+    group by account_id, as_of_date
+),
+
+in_force as (
+    select
+        accounts.account_id,
+        accounts.customer_id,
+        months.as_of_date,
+        months.month_start,
+        months.prev_as_of_date,
+        months.days_in_month,
+        months.is_first_loaded_month,
+        accounts.product_code,
+        products.category,
+        accounts.currency,
+        accounts.branch_id,
+        accounts.opened_on,
+        accounts.closed_on,
+        accounts.status,
+        accounts.maturity_date,
+        accounts.auto_renew,
+        accounts.batch_id,
+        accounts.source_file,
+        accounts.source_row_number
+    from accounts
+    inner join batches on accounts.batch_id = batches.batch_id
+    inner join months on batches.batch_as_of_date = months.as_of_date
+    left join products on accounts.product_code = products.product_code and accounts.batch_id = products.batch_id
+    where
+        accounts.opened_on <= months.as_of_date
+        and (accounts.closed_on is null or accounts.closed_on >= months.month_start)
+),
+
+final as (
+    select
+        in_force.*,
+        in_force.closed_on is null or in_force.closed_on > in_force.as_of_date as is_open_at_month_end,
+        coalesce(this_month.ledger_balance, 0) as month_end_balance,
+        case
+            when prev_month.ledger_balance is not null then prev_month.ledger_balance
+            when in_force.is_first_loaded_month
+                then coalesce(this_month.ledger_balance, 0) - coalesce(month_net.net_amount, 0)
+            else 0
+        end as opening_balance
+    from in_force
+    left join latest_balances as this_month
+        on in_force.account_id = this_month.account_id and in_force.as_of_date = this_month.as_of_date
+    left join latest_balances as prev_month
+        on in_force.account_id = prev_month.account_id and in_force.prev_as_of_date = prev_month.as_of_date
+    left join month_net
+        on in_force.account_id = month_net.account_id and in_force.as_of_date = month_net.as_of_date
+)
+
+select * from final

@@ -1,0 +1,69 @@
+-- Raw tier per customer-month: the highest tier whose min_aum_cny <= aum_cny under the
+-- threshold version in force (latest effective_from <= as_of_date); an AUM below every
+-- threshold (negative after an overdraft) gets the lowest tier. HNW flag from tier_policy.
+with customer_month as (
+    select * from {{ ref('int_customer_month__measures') }}
+),
+
+thresholds as (
+    select * from {{ ref('tier_thresholds') }}
+),
+
+hnw as (
+    select cast(policy_value as decimal(18, 2)) as hnw_min_aum_cny
+    from {{ ref('tier_policy') }}
+    where policy_key = 'hnw_min_aum_cny'
+),
+
+months as (
+    select distinct as_of_date from customer_month
+),
+
+version_in_force as (
+    select as_of_date, version
+    from (
+        select
+            months.as_of_date,
+            thresholds.version,
+            row_number() over (
+                partition by months.as_of_date order by thresholds.effective_from desc, thresholds.version desc
+            ) as recency
+        from months
+        inner join thresholds on thresholds.effective_from <= months.as_of_date
+    ) as ranked
+    where recency = 1
+),
+
+lowest as (
+    select version, min(tier_rank) as lowest_rank from thresholds group by version
+),
+
+qualifying as (
+    select
+        customer_month.customer_id,
+        customer_month.as_of_date,
+        max(thresholds.tier_rank) as qualifying_rank
+    from customer_month
+    inner join version_in_force on customer_month.as_of_date = version_in_force.as_of_date
+    inner join thresholds
+        on version_in_force.version = thresholds.version and thresholds.min_aum_cny <= customer_month.aum_cny
+    group by customer_month.customer_id, customer_month.as_of_date
+),
+
+final as (
+    select
+        customer_month.customer_id,
+        customer_month.as_of_date,
+        customer_month.aum_cny,
+        version_in_force.version as threshold_version,
+        coalesce(qualifying.qualifying_rank, lowest.lowest_rank) as raw_tier_rank,
+        customer_month.aum_cny >= hnw.hnw_min_aum_cny as is_hnw
+    from customer_month
+    cross join hnw
+    inner join version_in_force on customer_month.as_of_date = version_in_force.as_of_date
+    inner join lowest on version_in_force.version = lowest.version
+    left join qualifying
+        on customer_month.customer_id = qualifying.customer_id and customer_month.as_of_date = qualifying.as_of_date
+)
+
+select * from final

@@ -1,0 +1,73 @@
+{#- The held tier is state carried month to month. This model is incremental by month: each
+    run recomputes the months from `from_month` to `as_of_month` (one unrolled step per month,
+    starting from the state already stored for the month before), so a backfill of m1..mN in
+    one run and runs of m1, m2, ... one at a time execute the same step and give the same rows
+    (tests/test_tier_state_equivalence.py). Months after as_of_month are removed, so the
+    table never holds a month computed from a state that has since changed. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['customer_id', 'as_of_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "{% if validated_month('as_of_month') %}delete from {{ this }} where as_of_date > cast('"
+            ~ month_end_literal(validated_month('as_of_month')) ~ "' as date){% endif %}"
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_months') }}
+{%- set months = tier_state_months() %}
+
+with raw_tiers as (
+    select * from {{ ref('int_customer_month__raw_tier') }}
+),
+
+policy as (
+    select cast(policy_value as integer) as grace_months
+    from {{ ref('tier_policy') }}
+    where policy_key = 'downgrade_grace_months'
+),
+
+state_0 as (
+    {% if is_incremental() %}
+        select customer_id, as_of_date, tier_rank, months_below_tier, best_rank_below
+        from {{ this }}
+    {% else %}
+        select
+            cast(null as varchar) as customer_id,
+            cast(null as date) as as_of_date,
+            cast(null as integer) as tier_rank,
+            cast(null as integer) as months_below_tier,
+            cast(null as integer) as best_rank_below
+        where 1 = 0
+    {% endif %}
+),
+
+{% for month in months %}
+    state_{{ loop.index }} as (
+        {{ tier_state_step('state_' ~ (loop.index - 1), month) }}
+    ),
+{% endfor %}
+
+final as (
+    {% for month in months %}
+        select * from state_{{ loop.index }}
+        {% if not loop.last %}union all{% endif %}
+    {% else %}
+        select
+            cast(null as varchar) as customer_id,
+            cast(null as date) as as_of_date,
+            cast(null as integer) as raw_tier_rank,
+            cast(null as integer) as prior_tier_rank,
+            cast(null as integer) as tier_rank,
+            cast(null as integer) as months_below_tier,
+            cast(null as integer) as best_rank_below,
+            cast(null as varchar) as tier_change,
+            cast(null as varchar) as grace_branch
+        where 1 = 0
+    {% endfor %}
+)
+
+select * from final

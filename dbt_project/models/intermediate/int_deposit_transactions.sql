@@ -1,0 +1,40 @@
+-- Deposit transactions with their month, signed amount and day, deduplicated across
+-- re-deliveries (the latest batch holding a txn_id wins).
+with transactions as (
+    select * from {{ ref('stg_core__deposit_transactions') }}
+),
+
+batches as (
+    select * from {{ ref('stg_core__load_batches') }}
+),
+
+ranked as (
+    select
+        transactions.*,
+        row_number() over (partition by transactions.txn_id order by batches.batch_as_of_date desc) as delivery_rank
+    from transactions
+    inner join batches on transactions.batch_id = batches.batch_id
+),
+
+final as (
+    select
+        txn_id,
+        account_id,
+        txn_ts,
+        cast(txn_ts as date) as txn_date,
+        {{ month_end('cast(txn_ts as date)') }} as as_of_date,
+        direction,
+        amount,
+        case when direction = 'C' then amount else -amount end as signed_amount,
+        txn_type,
+        channel,
+        counterparty_bank,
+        balance_after,
+        batch_id,
+        source_file,
+        source_row_number
+    from ranked
+    where delivery_rank = 1 and {{ within_run(month_end('cast(txn_ts as date)')) }}
+)
+
+select * from final

@@ -1,0 +1,100 @@
+-- Monthly KPIs per held tier. Every tier of the threshold version in force appears each
+-- month (0 customers if empty). Retention compares with last month's members of the tier:
+-- AUM retention = their AUM this month (0 if they left) / their AUM last month (资产留存率);
+-- customer retention = share of them still on book. Both are null when last month is not built.
+with tiers as (
+    select * from {{ ref('fct_customer_tier') }}
+),
+
+customer_month as (
+    select * from {{ ref('fct_customer_month') }}
+),
+
+rm as (
+    select * from {{ ref('int_customer_month__rm') }}
+),
+
+months as (
+    select * from {{ ref('int_months') }}
+),
+
+thresholds as (
+    select * from {{ ref('tier_thresholds') }}
+),
+
+grid as (
+    select distinct tiers.as_of_date, thresholds.tier, thresholds.tier_rank
+    from tiers
+    inner join thresholds on tiers.threshold_version = thresholds.version
+),
+
+current_members as (
+    select
+        tiers.as_of_date,
+        tiers.tier,
+        count(*) as customers,
+        sum(customer_month.aum_cny) as aum_cny,
+        avg(cast(customer_month.product_categories_held as double)) as avg_product_categories,
+        avg(case when rm.rm_id is not null then 1.0 else 0.0 end) as rm_coverage_rate
+    from tiers
+    inner join customer_month
+        on tiers.customer_id = customer_month.customer_id and tiers.as_of_date = customer_month.as_of_date
+    left join rm on tiers.customer_id = rm.customer_id and tiers.as_of_date = rm.as_of_date
+    group by tiers.as_of_date, tiers.tier
+),
+
+month_totals as (
+    select as_of_date, sum(aum_cny) as total_aum_cny
+    from customer_month
+    where {{ within_run('as_of_date') }}
+    group by as_of_date
+),
+
+retention as (
+    select
+        months.as_of_date,
+        previous.tier,
+        sum(previous_month.aum_cny) as aum_last_month,
+        sum(coalesce(this_month.aum_cny, 0)) as aum_this_month,
+        count(*) as members_last_month,
+        count(this_month.customer_id) as members_still_on_book
+    from months
+    inner join tiers as previous on months.prev_as_of_date = previous.as_of_date
+    inner join customer_month as previous_month
+        on previous.customer_id = previous_month.customer_id and previous.as_of_date = previous_month.as_of_date
+    left join customer_month as this_month
+        on previous.customer_id = this_month.customer_id and months.as_of_date = this_month.as_of_date
+    group by months.as_of_date, previous.tier
+),
+
+built_months as (
+    select distinct as_of_date from tiers
+),
+
+final as (
+    select
+        grid.as_of_date,
+        grid.tier,
+        grid.tier_rank,
+        cast(coalesce(current_members.customers, 0) as integer) as customers,
+        cast(coalesce(current_members.aum_cny, 0) as decimal(18, 2)) as aum_cny,
+        cast(coalesce(current_members.aum_cny, 0) / nullif(month_totals.total_aum_cny, 0) as double) as aum_share,
+        case
+            when previous_built.as_of_date is null then null
+            else cast(retention.aum_this_month / nullif(retention.aum_last_month, 0) as double)
+        end as aum_retention_rate,
+        case
+            when previous_built.as_of_date is null then null
+            else cast(retention.members_still_on_book as double) / nullif(retention.members_last_month, 0)
+        end as customer_retention_rate,
+        cast(current_members.avg_product_categories as double) as avg_product_categories,
+        cast(current_members.rm_coverage_rate as double) as rm_coverage_rate
+    from grid
+    inner join months on grid.as_of_date = months.as_of_date
+    left join built_months as previous_built on months.prev_as_of_date = previous_built.as_of_date
+    left join current_members on grid.as_of_date = current_members.as_of_date and grid.tier = current_members.tier
+    left join month_totals on grid.as_of_date = month_totals.as_of_date
+    left join retention on grid.as_of_date = retention.as_of_date and grid.tier = retention.tier
+)
+
+select * from final
