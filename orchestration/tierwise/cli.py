@@ -75,8 +75,22 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from tierwise.dbt_runner import build_month
+    from tierwise.rules import RulesError, install_rules
 
+    if getattr(args, "rules", None):
+        try:
+            replaced = install_rules(settings, Path(args.rules))
+        except RulesError as exc:
+            print(f"[run] {exc}", file=sys.stderr)
+            return 2
+        print(f"[run] rules for this warehouse: {settings.rules_dir} (replaced {', '.join(replaced)})")
     months = [args.month] if args.month else month_range(args.from_month, args.to_month)
+    if getattr(args, "single_run", False) and len(months) > 1:
+        print(f"[run] building months {months[0]}..{months[-1]} in one dbt run", flush=True)
+        if not build_month(settings, months[-1], from_month=months[0]):
+            print(f"[run] dbt build failed for {months[0]}..{months[-1]}", file=sys.stderr)
+            return 1
+        return 0
     for month in months:
         print(f"[run] building month {month}", flush=True)
         if not build_month(settings, month):
@@ -167,6 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--month", type=_month_arg, help="month to build, YYYY-MM")
     which.add_argument("--from", dest="from_month", type=_month_arg, help="first month of a range, YYYY-MM")
     run.add_argument("--to", dest="to_month", type=_month_arg, help="last month of a range (with --from)")
+    run.add_argument(
+        "--rules",
+        default=None,
+        help="folder of rule CSVs (same names as seeds/) that replace the "
+        "shipped defaults for this warehouse from now on",
+    )
+    run.add_argument(
+        "--single-run",
+        action="store_true",
+        help="build a --from/--to range in one dbt invocation "
+        "(a backfill) instead of month by month; both give the same marts",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser(

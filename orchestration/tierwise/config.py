@@ -42,6 +42,10 @@ class Settings:
         return self.home / "logs"
 
     @property
+    def rules_dir(self) -> Path:
+        return self.home / "rules"
+
+    @property
     def dbt_target_dir(self) -> Path:
         return self.home / "dbt" / "target"
 
