@@ -84,3 +84,13 @@
         and prev.as_of_date = {{ prev_month_end('raw.as_of_date') }}
     where raw.as_of_date = cast('{{ month }}' as date)
 {% endmacro %}
+
+{#- Post-hook: drop state rows after the run's as_of_month (see int_customer_tier_state). -#}
+{% macro tier_state_trim_after_run_month() -%}
+    {%- set to_month = validated_month('as_of_month') -%}
+    {%- if to_month is not none -%}
+        delete from {{ this }} where as_of_date > cast('{{ month_end_literal(to_month) }}' as date)
+    {%- else -%}
+        select 1 as nothing_to_trim
+    {%- endif -%}
+{%- endmacro %}

@@ -10,10 +10,7 @@
         unique_key=['customer_id', 'as_of_date'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook=[
-            "{% if validated_month('as_of_month') %}delete from {{ this }} where as_of_date > cast('"
-            ~ month_end_literal(validated_month('as_of_month')) ~ "' as date){% endif %}"
-        ],
+        post_hook=["{{ tier_state_trim_after_run_month() }}"],
     )
 }}
 
