@@ -39,7 +39,8 @@ trailing_window as (
         on
             measures.customer_id = history.customer_id
             and history.as_of_date <= measures.as_of_date
-            and history.as_of_date > {{ add_months('measures.as_of_date', '-1 * window_policy.window_months') }}
+            -- month ends: June 30 minus 3 months must mean March 31, not March 30
+            and history.as_of_date > {{ month_end(add_months('measures.as_of_date', '-1 * window_policy.window_months')) }}
     group by measures.customer_id, measures.as_of_date
 ),
 
