@@ -24,6 +24,10 @@ def test_generate_load_build(tmp_path, monkeypatch, capsys):
     assert ("raw", "customers") in relations
     assert ("staging", "stg_core__customers") in relations
     assert ("staging", "stg_core__load_reconciliation") in relations
+    for mart in ("dim_customers", "fct_customer_month", "fct_customer_tier", "fct_tier_migration", "rpt_tier_kpis"):
+        assert ("marts", mart) in relations, mart
+        assert con.execute(f"select count(*) from marts.{mart}").fetchone()[0] > 0, mart
+    assert ("history", "snap_customer_tier") in relations
     # Staging never exposes PII columns, only the masked name.
     cols = {r[0] for r in con.execute("describe staging.stg_core__customers").fetchall()}
     assert {"full_name", "id_number", "phone"}.isdisjoint(cols)

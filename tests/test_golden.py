@@ -9,7 +9,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from tierwise.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
@@ -66,8 +65,18 @@ def test_customer_tier_every_value(warehouse):
         assert len(on_book) == len(spec["path"]), customer
         for i, (tier, raw, prior, change, below) in enumerate(spec["path"]):
             month = on_book[i]
-            expected[(customer, month)] = (tier, raw, prior, change, below, spec["hnw"], spec["activity"][i],
-                                           spec["risk"], spec["life"], spec["depth"])
+            expected[(customer, month)] = (
+                tier,
+                raw,
+                prior,
+                change,
+                below,
+                spec["hnw"],
+                spec["activity"][i],
+                spec["risk"],
+                spec["life"],
+                spec["depth"],
+            )
     assert set(actual) == set(expected)
     for key, values in expected.items():
         assert actual[key] == values, key
@@ -133,7 +142,8 @@ def test_snapshot_answers_tier_on_a_date(warehouse):
     def tier_on(day):
         return warehouse.execute(
             "select tier, threshold_version from history.snap_customer_tier where customer_id = 'G03' "
-            "and dbt_valid_from <= cast(? as timestamp) and (dbt_valid_to is null or dbt_valid_to > cast(? as timestamp))",
+            "and dbt_valid_from <= cast(? as timestamp) "
+            "and (dbt_valid_to is null or dbt_valid_to > cast(? as timestamp))",
             [day, day],
         ).fetchall()
 

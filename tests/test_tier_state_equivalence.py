@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-
 from tierwise.cli import main
 from tierwise.generator.bank import BankSpec
 from tierwise.generator.writer import OutputFormat, generate
@@ -34,7 +33,9 @@ def _build(home, landing, monkeypatch, runs):
 
 def test_backfill_equals_sequential(tmp_path, landing, monkeypatch):
     sequential = _build(tmp_path / "seq", landing, monkeypatch, [["--month", m] for m in MONTHS])
-    one_run = _build(tmp_path / "one", landing, monkeypatch, [["--from", MONTHS[0], "--to", MONTHS[-1], "--single-run"]])
+    one_run = _build(
+        tmp_path / "one", landing, monkeypatch, [["--from", MONTHS[0], "--to", MONTHS[-1], "--single-run"]]
+    )
     incremental = _build(
         tmp_path / "inc",
         landing,

@@ -7,7 +7,12 @@
     {%- endif -%}
     {%- set to_month = validated_month('as_of_month') -%}
     {%- set from_month = validated_month('from_month') -%}
-    {%- set months_rel = ref('int_months') -%}
+    {%- set months_rel = load_relation(ref('int_months')) -%}
+    {%- if months_rel is none -%}
+        {#- nothing built yet (compiling for a linter): unroll one placeholder month, which
+            selects no rows, so the compiled SQL keeps its full shape -#}
+        {{ return(['1900-01-31']) }}
+    {%- endif -%}
     {%- set upper = "" if to_month is none else "where as_of_date <= cast('" ~ month_end_literal(to_month) ~ "' as date)" -%}
     {%- set all_months = run_query("select cast(as_of_date as varchar) from " ~ months_rel ~ " " ~ upper ~ " order by 1").columns[0].values() -%}
     {%- if all_months | length == 0 -%}

@@ -33,7 +33,8 @@
         select
             *,
             case
-                when lag(state_key) over (partition by customer_id order by as_of_date) = state_key
+                when
+                    lag(state_key) over (partition by customer_id order by as_of_date) = state_key
                     and lag(as_of_date) over (partition by customer_id order by as_of_date)
                     = {{ prev_month_end('as_of_date') }}
                     then 0
@@ -47,7 +48,9 @@
     ),
 
     state_start as (
-        select customer_id, max(as_of_date) as state_since_date
+        select
+            customer_id,
+            max(as_of_date) as state_since_date
         from changes
         where is_change = 1
         group by customer_id

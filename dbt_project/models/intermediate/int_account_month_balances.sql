@@ -13,7 +13,10 @@ fx as (
 ),
 
 balance_days as (
-    select account_id, as_of_date, sum(balance * days) as balance_days
+    select
+        account_id,
+        as_of_date,
+        sum(balance * days_held) as balance_days
     from segments
     group by account_id, as_of_date
 ),

@@ -28,7 +28,10 @@ net_movements as (
 
 -- A month-end balance re-delivered in a later batch replaces the earlier one.
 latest_balances as (
-    select account_id, as_of_date, ledger_balance
+    select
+        account_id,
+        as_of_date,
+        ledger_balance
     from (
         select
             balances.account_id,
@@ -44,7 +47,10 @@ latest_balances as (
 ),
 
 month_net as (
-    select account_id, as_of_date, sum(signed_amount) as net_amount
+    select
+        account_id,
+        as_of_date,
+        sum(signed_amount) as net_amount
     from net_movements
     group by account_id, as_of_date
 ),

@@ -33,22 +33,26 @@ final as (
     select
         customer_id,
         as_of_date,
-        count(
-            case
-                when channel <> 'auto' and txn_type not in ('interest', 'fee', 'maturity_payout') then 1
-            end
-        ) as customer_txn_count,
-        cast(round(sum(case when direction = 'C' and txn_type <> 'interest' then amount_cny else 0 end), 2)
-            as decimal(18, 2)) as inflow_cny,
-        cast(round(sum(case when direction = 'D' and txn_type <> 'fee' then amount_cny else 0 end), 2)
-            as decimal(18, 2)) as outflow_cny,
+        cast(
+            round(sum(case when direction = 'C' and txn_type <> 'interest' then amount_cny else 0 end), 2)
+            as decimal(18, 2)
+        ) as inflow_cny,
+        cast(
+            round(sum(case when direction = 'D' and txn_type <> 'fee' then amount_cny else 0 end), 2)
+            as decimal(18, 2)
+        ) as outflow_cny,
         cast(round(sum(
             case
                 when direction = 'D' and txn_type = 'transfer_out' and counterparty_bank is not null
                     then amount_cny
                 else 0
             end
-        ), 2) as decimal(18, 2)) as interbank_outflow_cny
+        ), 2) as decimal(18, 2)) as interbank_outflow_cny,
+        count(
+            case
+                when channel <> 'auto' and txn_type not in ('interest', 'fee', 'maturity_payout') then 1
+            end
+        ) as customer_txn_count
     from in_cny
     group by customer_id, as_of_date
 )

@@ -13,13 +13,26 @@ families as (
 ),
 
 held as (
-    select customer_id, as_of_date, category from accounts where is_open_at_month_end
+    select
+        customer_id,
+        as_of_date,
+        category
+    from accounts
+    where is_open_at_month_end
     union
-    select customer_id, as_of_date, category from holdings
+    select
+        customer_id,
+        as_of_date,
+        category
+    from holdings
 ),
 
 final as (
-    select held.customer_id, held.as_of_date, held.category, families.family
+    select
+        held.customer_id,
+        held.as_of_date,
+        held.category,
+        families.family
     from held
     left join families on held.category = families.category
 )

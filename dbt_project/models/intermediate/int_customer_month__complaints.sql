@@ -13,7 +13,11 @@ months as (
 ),
 
 latest as (
-    select complaint_id, customer_id, opened_at, severity
+    select
+        complaint_id,
+        customer_id,
+        opened_at,
+        severity
     from (
         select
             complaints.*,

@@ -9,8 +9,10 @@ final as (
         customer_id,
         as_of_date,
         cast(round(sum(adb_cny), 2) as decimal(18, 2)) as deposit_adb_cny,
-        cast(round(sum(case when is_open_at_month_end then month_end_balance_cny else 0 end), 2)
-            as decimal(18, 2)) as deposit_eom_cny,
+        cast(
+            round(sum(case when is_open_at_month_end then month_end_balance_cny else 0 end), 2)
+            as decimal(18, 2)
+        ) as deposit_eom_cny,
         cast(round(sum(
             case
                 when

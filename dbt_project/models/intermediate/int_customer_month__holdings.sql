@@ -8,10 +8,14 @@ final as (
     select
         customer_id,
         as_of_date,
-        cast(round(sum(case when aum_component = 'investment' then holding_value_cny else 0 end), 2)
-            as decimal(18, 2)) as investment_eom_cny,
-        cast(round(sum(case when aum_component = 'credit' then holding_value_cny else 0 end), 2)
-            as decimal(18, 2)) as credit_outstanding_cny,
+        cast(
+            round(sum(case when aum_component = 'investment' then holding_value_cny else 0 end), 2)
+            as decimal(18, 2)
+        ) as investment_eom_cny,
+        cast(
+            round(sum(case when aum_component = 'credit' then holding_value_cny else 0 end), 2)
+            as decimal(18, 2)
+        ) as credit_outstanding_cny,
         count(case when holding_value > 0 then 1 end) as positive_holdings
     from holdings
     group by customer_id, as_of_date

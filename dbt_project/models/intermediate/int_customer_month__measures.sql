@@ -23,7 +23,10 @@ complaints as (
 ),
 
 categories as (
-    select customer_id, as_of_date, count(distinct category) as product_categories_held
+    select
+        customer_id,
+        as_of_date,
+        count(distinct category) as product_categories_held
     from {{ ref('int_customer_month__categories') }}
     group by customer_id, as_of_date
 ),

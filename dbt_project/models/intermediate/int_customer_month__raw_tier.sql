@@ -20,7 +20,9 @@ months as (
 ),
 
 version_in_force as (
-    select as_of_date, version
+    select
+        as_of_date,
+        version
     from (
         select
             months.as_of_date,
@@ -29,13 +31,17 @@ version_in_force as (
                 partition by months.as_of_date order by thresholds.effective_from desc, thresholds.version desc
             ) as recency
         from months
-        inner join thresholds on thresholds.effective_from <= months.as_of_date
+        inner join thresholds on months.as_of_date >= thresholds.effective_from
     ) as ranked
     where recency = 1
 ),
 
 lowest as (
-    select version, min(tier_rank) as lowest_rank from thresholds group by version
+    select
+        version,
+        min(tier_rank) as lowest_rank
+    from thresholds
+    group by version
 ),
 
 qualifying as (
@@ -46,7 +52,7 @@ qualifying as (
     from customer_month
     inner join version_in_force on customer_month.as_of_date = version_in_force.as_of_date
     inner join thresholds
-        on version_in_force.version = thresholds.version and thresholds.min_aum_cny <= customer_month.aum_cny
+        on version_in_force.version = thresholds.version and customer_month.aum_cny >= thresholds.min_aum_cny
     group by customer_month.customer_id, customer_month.as_of_date
 ),
 

@@ -31,7 +31,10 @@ valid as (
 ),
 
 final as (
-    select customer_id, as_of_date, rm_id
+    select
+        customer_id,
+        as_of_date,
+        rm_id
     from valid
     where preference = 1
 )

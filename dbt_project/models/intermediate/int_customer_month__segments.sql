@@ -40,18 +40,26 @@ trailing_window as (
             measures.customer_id = history.customer_id
             and history.as_of_date <= measures.as_of_date
             -- month ends: June 30 minus 3 months must mean March 31, not March 30
-            and history.as_of_date > {{ month_end(add_months('measures.as_of_date', '-1 * window_policy.window_months')) }}
+            and history.as_of_date
+            > {{ month_end(add_months('measures.as_of_date', '-1 * window_policy.window_months')) }}
     group by measures.customer_id, measures.as_of_date
 ),
 
 families as (
-    select customer_id, as_of_date, count(distinct family) as families_held
+    select
+        customer_id,
+        as_of_date,
+        count(distinct family) as families_held
     from categories
     group by customer_id, as_of_date
 ),
 
 depth as (
-    select customer_id, as_of_date, families_held, depth_segment
+    select
+        customer_id,
+        as_of_date,
+        families_held,
+        depth_segment
     from (
         select
             families.customer_id,
@@ -86,7 +94,9 @@ final as (
         depth.families_held,
         depth.depth_segment
     from measures
-    inner join trailing_window on measures.customer_id = trailing_window.customer_id and measures.as_of_date = trailing_window.as_of_date
+    inner join
+        trailing_window
+        on measures.customer_id = trailing_window.customer_id and measures.as_of_date = trailing_window.as_of_date
     inner join customers
         on measures.customer_id = customers.customer_id and measures.as_of_date = customers.as_of_date
     left join depth on measures.customer_id = depth.customer_id and measures.as_of_date = depth.as_of_date

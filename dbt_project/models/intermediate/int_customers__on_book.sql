@@ -13,7 +13,9 @@ holdings as (
 ),
 
 final as (
-    select customers.customer_id, customers.as_of_date
+    select
+        customers.customer_id,
+        customers.as_of_date
     from customers
     left join deposits
         on customers.customer_id = deposits.customer_id and customers.as_of_date = deposits.as_of_date

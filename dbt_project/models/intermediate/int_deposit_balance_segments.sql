@@ -25,7 +25,11 @@ windows as (
 ),
 
 day_ends as (
-    select account_id, as_of_date, txn_date, balance_after
+    select
+        account_id,
+        as_of_date,
+        txn_date,
+        balance_after
     from (
         select
             account_id,
@@ -44,7 +48,8 @@ day_end_runs as (
         day_ends.as_of_date,
         day_ends.txn_date as segment_start,
         coalesce(
-            lead(day_ends.txn_date) over (partition by day_ends.account_id, day_ends.as_of_date order by day_ends.txn_date),
+            lead(day_ends.txn_date)
+                over (partition by day_ends.account_id, day_ends.as_of_date order by day_ends.txn_date),
             windows.end_day_exclusive
         ) as segment_end,
         day_ends.balance_after as balance
@@ -61,7 +66,8 @@ opening_runs as (
         windows.opening_balance as balance
     from windows
     left join day_ends on windows.account_id = day_ends.account_id and windows.as_of_date = day_ends.as_of_date
-    group by windows.account_id, windows.as_of_date, windows.first_day, windows.end_day_exclusive,
+    group by
+        windows.account_id, windows.as_of_date, windows.first_day, windows.end_day_exclusive,
         windows.opening_balance
 ),
 
@@ -86,7 +92,7 @@ final as (
                 'case when runs.segment_end < windows.end_day_exclusive then runs.segment_end
                     else windows.end_day_exclusive end'
             ) }}
-        ) as days
+        ) as days_held
     from runs
     inner join windows on runs.account_id = windows.account_id and runs.as_of_date = windows.as_of_date
 )

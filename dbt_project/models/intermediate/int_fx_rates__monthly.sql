@@ -37,15 +37,23 @@ ranked as (
         ) as recency
     from months
     inner join latest_delivery
-        on latest_delivery.rate_date <= months.as_of_date and latest_delivery.delivery_rank = 1
+        on months.as_of_date >= latest_delivery.rate_date and latest_delivery.delivery_rank = 1
 ),
 
 final as (
-    select as_of_date, currency, rate_date, cast(cny_per_unit as decimal(18, 6)) as cny_per_unit
+    select
+        as_of_date,
+        currency,
+        rate_date,
+        cast(cny_per_unit as decimal(18, 6)) as cny_per_unit
     from ranked
     where recency = 1
     union all
-    select as_of_date, 'CNY' as currency, as_of_date as rate_date, cast(1 as decimal(18, 6)) as cny_per_unit
+    select
+        as_of_date,
+        'CNY' as currency,
+        as_of_date as rate_date,
+        cast(1 as decimal(18, 6)) as cny_per_unit
     from months
 )
 

@@ -21,7 +21,7 @@ final as (
         held.tier,
         cast(state.tier_rank as integer) as tier_rank,
         raw_tier.tier as raw_tier,
-        prior.tier as prior_tier,
+        prior_threshold.tier as prior_tier,
         state.tier_change,
         raw_tiers.aum_cny as aum_basis_cny,
         raw_tiers.is_hnw,
@@ -31,9 +31,9 @@ final as (
         segments.risk_segment,
         segments.life_stage,
         segments.depth_segment,
-        concat(held.tier, '.', segments.risk_segment, '.', segments.depth_segment) as segment_code,
         cast(state.raw_tier_rank as integer) as raw_tier_rank,
-        state.grace_branch
+        state.grace_branch,
+        concat(held.tier, '.', segments.risk_segment, '.', segments.depth_segment) as segment_code
     from state
     inner join raw_tiers on state.customer_id = raw_tiers.customer_id and state.as_of_date = raw_tiers.as_of_date
     inner join segments on state.customer_id = segments.customer_id and state.as_of_date = segments.as_of_date
@@ -41,8 +41,8 @@ final as (
         on raw_tiers.threshold_version = held.version and state.tier_rank = held.tier_rank
     inner join thresholds as raw_tier
         on raw_tiers.threshold_version = raw_tier.version and state.raw_tier_rank = raw_tier.tier_rank
-    left join thresholds as prior
-        on raw_tiers.threshold_version = prior.version and state.prior_tier_rank = prior.tier_rank
+    left join thresholds as prior_threshold
+        on raw_tiers.threshold_version = prior_threshold.version and state.prior_tier_rank = prior_threshold.tier_rank
     where {{ within_run('state.as_of_date') }}
 )
 

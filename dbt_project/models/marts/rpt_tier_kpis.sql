@@ -23,7 +23,10 @@ thresholds as (
 ),
 
 grid as (
-    select distinct tiers.as_of_date, thresholds.tier, thresholds.tier_rank
+    select distinct
+        tiers.as_of_date,
+        thresholds.tier,
+        thresholds.tier_rank
     from tiers
     inner join thresholds on tiers.threshold_version = thresholds.version
 ),
@@ -44,7 +47,9 @@ current_members as (
 ),
 
 month_totals as (
-    select as_of_date, sum(aum_cny) as total_aum_cny
+    select
+        as_of_date,
+        sum(aum_cny) as total_aum_cny
     from customer_month
     where {{ within_run('as_of_date') }}
     group by as_of_date
@@ -79,6 +84,8 @@ final as (
         cast(coalesce(current_members.customers, 0) as integer) as customers,
         cast(coalesce(current_members.aum_cny, 0) as decimal(18, 2)) as aum_cny,
         cast(coalesce(current_members.aum_cny, 0) / nullif(month_totals.total_aum_cny, 0) as double) as aum_share,
+        cast(current_members.avg_product_categories as double) as avg_product_categories,
+        cast(current_members.rm_coverage_rate as double) as rm_coverage_rate,
         case
             when previous_built.as_of_date is null then null
             else cast(retention.aum_this_month / nullif(retention.aum_last_month, 0) as double)
@@ -86,9 +93,7 @@ final as (
         case
             when previous_built.as_of_date is null then null
             else cast(retention.members_still_on_book as double) / nullif(retention.members_last_month, 0)
-        end as customer_retention_rate,
-        cast(current_members.avg_product_categories as double) as avg_product_categories,
-        cast(current_members.rm_coverage_rate as double) as rm_coverage_rate
+        end as customer_retention_rate
     from grid
     inner join months on grid.as_of_date = months.as_of_date
     left join built_months as previous_built on months.prev_as_of_date = previous_built.as_of_date

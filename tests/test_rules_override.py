@@ -1,0 +1,71 @@
+"""A bank replaces the shipped rules without editing the repo: `tierwise run --rules DIR`.
+
+Here the bank adds threshold version v2 (gold from 60,000) effective 2025-04-01. Months before
+April keep v1; April onwards are re-tiered under v2 only. G11 holds exactly 50,000: gold under
+v1, raw mass under v2 -> on watch in April (1) and May (2), downgraded to mass in June.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+from tierwise.cli import main
+from tierwise.rules import DEFAULT_RULES_DIR
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from golden_bank import MONTHS, write_golden_bank  # noqa: E402
+
+
+def _tiers(home, customer):
+    con = duckdb.connect(str(home / "warehouse" / "build.duckdb"))
+    rows = con.execute(
+        "select cast(as_of_date as varchar), threshold_version, raw_tier, tier, months_below_tier "
+        "from marts.fct_customer_tier where customer_id = ? order by as_of_date",
+        [customer],
+    ).fetchall()
+    con.close()
+    return rows
+
+
+def test_bank_rules_retier_later_months_only(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    monkeypatch.setenv("TIERWISE_HOME", str(home))
+    landing = tmp_path / "landing"
+    write_golden_bank(landing)
+    assert main(["load", *[str(landing / m) for m in MONTHS]]) == 0
+    assert main(["run", "--from", MONTHS[0], "--to", MONTHS[-1], "--single-run"]) == 0
+    assert {r[3] for r in _tiers(home, "G11")} == {"gold"}
+
+    rules = tmp_path / "bank_rules"
+    rules.mkdir()
+    v1 = (DEFAULT_RULES_DIR / "tier_thresholds.csv").read_text().splitlines()
+    v2 = [line.replace("v1,2000-01-01", "v2,2025-04-01") for line in v1[1:]]
+    v2 = [line.replace(",50000", ",60000") for line in v2]
+    (rules / "tier_thresholds.csv").write_text("\n".join(v1 + v2) + "\n")
+    assert main(["run", "--month", MONTHS[-1], "--rules", str(rules)]) == 0
+    assert "replaced tier_thresholds.csv" in capsys.readouterr().out
+
+    assert _tiers(home, "G11") == [
+        ("2025-01-31", "v1", "gold", "gold", 0),
+        ("2025-02-28", "v1", "gold", "gold", 0),
+        ("2025-03-31", "v1", "gold", "gold", 0),
+        ("2025-04-30", "v2", "mass", "gold", 1),
+        ("2025-05-31", "v2", "mass", "gold", 2),
+        ("2025-06-30", "v2", "mass", "mass", 0),
+    ]
+    # G02 holds 60,000 from February: still gold under v2.
+    assert [r[3] for r in _tiers(home, "G02")] == ["mass", "gold", "gold", "gold", "gold", "gold"]
+    # The folder now serves this warehouse: a plain rerun keeps v2.
+    assert main(["run", "--month", MONTHS[-1]]) == 0
+    assert _tiers(home, "G11")[-1][1:] == ("v2", "mass", "mass", 0)
+
+
+def test_unknown_rule_file_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TIERWISE_HOME", str(tmp_path / "home"))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "tier_treshold.csv").write_text("x\n1\n")
+    assert main(["run", "--month", "2025-01", "--rules", str(rules)]) == 2
+    assert "unknown rule file(s) tier_treshold.csv" in capsys.readouterr().err
