@@ -120,10 +120,34 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     if cmd_run(argparse.Namespace(month=None, from_month=months[0], to_month=months[-1]), settings):
         return 1
+    _print_tier_summary(settings)
     print(f"[demo] done. warehouse: {settings.warehouse_path}")
     print(f"[demo] landing batches: {settings.landing_dir}")
     print(f"[demo] dbt artifacts and logs: {settings.dbt_target_dir.parent}, {settings.logs_dir}")
     return 0
+
+
+def _print_tier_summary(settings: Settings) -> None:
+    """The latest month's tier KPIs, read back from the marts."""
+    import duckdb
+
+    # dbt-duckdb keeps its in-process database open; connect with the same configuration.
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        rows = con.execute(
+            "select cast(as_of_date as varchar), tier, customers, aum_cny, aum_share, aum_retention_rate "
+            "from marts.rpt_tier_kpis where as_of_date = (select max(as_of_date) from marts.rpt_tier_kpis) "
+            "order by tier_rank desc"
+        ).fetchall()
+    finally:
+        con.close()
+    if not rows:
+        return
+    print(f"[demo] tiers at {rows[0][0]} (marts.rpt_tier_kpis):")
+    print(f"[demo]   {'tier':<10}{'customers':>10}{'AUM (CNY)':>20}{'share':>8}{'AUM kept':>10}")
+    for _, tier, customers, aum, share, kept in rows:
+        kept_text = "-" if kept is None else f"{kept:.1%}"
+        print(f"[demo]   {tier:<10}{customers:>10,}{float(aum):>20,.2f}{share:>8.1%}{kept_text:>10}")
 
 
 def _shift_month(month: str, delta: int) -> str:
