@@ -30,3 +30,14 @@
         {{ column }} <= cast('{{ month_end_literal(to_month) }}' as date)
     {%- endif -%}
 {%- endmacro %}
+
+{#- SQL predicate for month-incremental models: on an incremental run only the months from
+    from_month (default as_of_month) through as_of_month; on a full build every month in the run. -#}
+{% macro incremental_months(column) -%}
+    {%- set first = validated_month('from_month') or validated_month('as_of_month') -%}
+    {%- if is_incremental() and first is not none -%}
+        {{ column }} >= cast('{{ month_end_literal(first) }}' as date) and {{ within_run(column) }}
+    {%- else -%}
+        {{ within_run(column) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -90,8 +90,9 @@
     where raw.as_of_date = cast('{{ month }}' as date)
 {% endmacro %}
 
-{#- Post-hook: drop state rows after the run's as_of_month (see int_customer_tier_state). -#}
-{% macro tier_state_trim_after_run_month() -%}
+{#- Post-hook of month-incremental models: drop rows after the run's as_of_month, so a table
+    never keeps a month computed from inputs that have since changed. -#}
+{% macro trim_after_run_month() -%}
     {%- set to_month = validated_month('as_of_month') -%}
     {%- if to_month is not none -%}
         delete from {{ this }} where as_of_date > cast('{{ month_end_literal(to_month) }}' as date)

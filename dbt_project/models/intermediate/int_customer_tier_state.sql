@@ -10,7 +10,7 @@
         unique_key=['customer_id', 'as_of_date'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook=["{{ tier_state_trim_after_run_month() }}"],
+        post_hook=["{{ trim_after_run_month() }}"],
     )
 }}
 
