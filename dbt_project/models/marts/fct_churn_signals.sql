@@ -190,7 +190,7 @@ final as (
         with_band.sig_complaints,
         with_band.sig_tier_pressure,
         with_band.sig_dormant_shift,
-        coalesce(reasons.reason_codes, '') as reason_codes,
+        reasons.reason_codes,
         inputs.rm_id,
         inputs.tier_rank,
         with_band.risk_band = 'high' and inputs.tier_rank >= with_band.watchlist_min_tier_rank as is_watchlist
