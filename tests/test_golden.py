@@ -123,7 +123,7 @@ def test_dim_customers_as_of_june(warehouse):
         "cast(as_of_date as varchar) from marts.dim_customers"
     ).fetchall()
     actual = {r[0]: r[1:7] for r in rows}
-    assert len(actual) == 12 and {r[7] for r in rows} == {"2025-06-30"}
+    assert len(actual) == 13 and {r[7] for r in rows} == {"2025-06-30"}
     for customer, values in exp.DIM.items():
         assert actual[customer] == values, customer
 
@@ -150,3 +150,55 @@ def test_snapshot_answers_tier_on_a_date(warehouse):
     assert tier_on("2025-04-15") == [("private", "v1")]  # state as of 03-31: held private on watch
     assert tier_on("2025-05-15") == [("diamond", "v1")]  # downgraded at 04-30
     assert tier_on("2025-07-01") == [("private", "v1")]  # back up at 06-30
+
+
+def test_churn_signals_every_row(warehouse):
+    rows = warehouse.execute(
+        "select customer_id, cast(as_of_date as varchar), churn_score, risk_band, reason_codes, is_watchlist "
+        "from marts.fct_churn_signals"
+    ).fetchall()
+    assert len(rows) == sum(len(v["on_book"]) for v in exp.CUSTOMER_MONTH.values())
+    fired = set()
+    for customer, month, score, band, reasons, watch in rows:
+        expected = exp.CHURN.get((customer, month), (0, "low", None))
+        assert (score, band, reasons) == expected, (customer, month)
+        assert watch == ((customer, month) in exp.WATCHLIST), (customer, month)
+        fired.update((reasons or "").split(","))
+    # The golden bank exercises every signal of the seed.
+    signals = {r[0] for r in warehouse.execute("select signal from rules.churn_signals").fetchall()}
+    assert signals <= fired
+
+
+def test_cross_sell_june(warehouse):
+    for customer, categories in exp.CROSS_SELL_JUNE.items():
+        rows = warehouse.execute(
+            "select product_category, recommended_product_code, score, priority_rank, suitable, reason "
+            "from marts.fct_cross_sell where customer_id = ? and as_of_date = '2025-06-30'",
+            [customer],
+        ).fetchall()
+        actual = {r[0]: (r[1], float(r[2]), r[3], r[4], r[5]) for r in rows}
+        assert actual == categories, customer
+
+
+def test_rm_books(warehouse):
+    for (rm, month), expected in exp.RM_BOOK.items():
+        row = warehouse.execute(
+            "select clients, aum_cny, watchlist_clients, max_clients, over_capacity from marts.fct_rm_book "
+            "where rm_id = ? and as_of_date = ?",
+            [rm, month],
+        ).fetchone()
+        assert (row[0], float(row[1]), row[2], row[3], row[4]) == expected, (rm, month)
+
+
+def test_backtest_april(warehouse):
+    rows = warehouse.execute(
+        "select segment, customers, hits, horizon_months, base_rate, precision_high, recall_high, lift_high "
+        "from marts.rpt_signal_backtest where signal_type = 'churn' and as_of_date = '2025-04-30'"
+    ).fetchall()
+    assert {r[0]: (r[1], r[2]) for r in rows} == exp.BACKTEST_APRIL
+    for row in rows:
+        assert row[3] == 2
+        assert row[4:] == pytest.approx(exp.BACKTEST_APRIL_RATES)
+    # June is the last month: nothing after it to evaluate yet.
+    count = warehouse.execute("select count(*) from marts.rpt_signal_backtest where as_of_date = '2025-06-30'")
+    assert count.fetchone()[0] == 0
