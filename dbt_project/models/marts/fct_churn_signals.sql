@@ -47,11 +47,15 @@ history as (
         current_month.customer_id,
         current_month.as_of_date,
         avg(case
-            when previous.as_of_date > {{ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.aum_lookback')) }}
+            when
+                previous.as_of_date
+                > {{ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.aum_lookback')) }}
                 then previous.aum_cny
         end) as prev_mean_aum_cny,
         avg(case
-            when previous.as_of_date > {{ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.activity_lookback')) }}
+            when
+                previous.as_of_date
+                > {{ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.activity_lookback')) }}
                 then cast(previous.customer_txn_count as double)
         end) as prev_mean_txn_count
     from measures as current_month
@@ -59,7 +63,7 @@ history as (
     inner join measures as previous
         on
             current_month.customer_id = previous.customer_id
-            and previous.as_of_date < current_month.as_of_date
+            and current_month.as_of_date > previous.as_of_date
             and previous.as_of_date > {{ month_end(add_months(
                 'current_month.as_of_date', '-1 * greatest(lookbacks.aum_lookback, lookbacks.activity_lookback)'
             )) }}
@@ -84,8 +88,8 @@ inputs as (
         history.prev_mean_txn_count,
         last_month.aum_cny as last_month_aum_cny,
         last_tier.activity_segment as last_month_activity_segment,
-        coalesce(complaints.high_complaints_90d, 0) as high_complaints_90d,
-        rm.rm_id
+        rm.rm_id,
+        coalesce(complaints.high_complaints_90d, 0) as high_complaints_90d
     from measures
     inner join tiers on measures.customer_id = tiers.customer_id and measures.as_of_date = tiers.as_of_date
     left join history on measures.customer_id = history.customer_id and measures.as_of_date = history.as_of_date
@@ -109,19 +113,23 @@ evaluated as (
         signals.signal,
         signals.weight,
         coalesce(case signals.signal
-            when 'sig_aum_drop' then
-                inputs.prev_mean_aum_cny >= signals.min_value
-                and inputs.aum_cny < signals.ratio_threshold * inputs.prev_mean_aum_cny
-            when 'sig_interbank_outflow' then
-                inputs.interbank_outflow_cny >= signals.ratio_threshold * inputs.last_month_aum_cny
-                and inputs.interbank_outflow_cny >= signals.min_value
+            when 'sig_aum_drop'
+                then
+                    inputs.prev_mean_aum_cny >= signals.min_value
+                    and inputs.aum_cny < signals.ratio_threshold * inputs.prev_mean_aum_cny
+            when 'sig_interbank_outflow'
+                then
+                    inputs.interbank_outflow_cny >= signals.ratio_threshold * inputs.last_month_aum_cny
+                    and inputs.interbank_outflow_cny >= signals.min_value
             when 'sig_large_maturity' then inputs.maturing_30d_cny >= signals.min_value
-            when 'sig_activity_drop' then
-                inputs.prev_mean_txn_count >= signals.min_value
-                and inputs.customer_txn_count < signals.ratio_threshold * inputs.prev_mean_txn_count
+            when 'sig_activity_drop'
+                then
+                    inputs.prev_mean_txn_count >= signals.min_value
+                    and inputs.customer_txn_count < signals.ratio_threshold * inputs.prev_mean_txn_count
             when 'sig_complaints' then inputs.complaints_90d >= signals.min_value or inputs.high_complaints_90d > 0
-            when 'sig_tier_pressure' then
-                inputs.tier_change = 'down' or inputs.months_below_tier >= signals.min_value
+            when 'sig_tier_pressure'
+                then
+                    inputs.tier_change = 'down' or inputs.months_below_tier >= signals.min_value
             when 'sig_dormant_shift' then
                 inputs.activity_segment = 'dormant'
                 and inputs.last_month_activity_segment in ('active', 'potential')
@@ -159,8 +167,8 @@ scored as (
 banded as (
     select
         scored.*,
-        least(policy.score_cap, scored.fired_weight) as churn_score,
-        policy.watchlist_min_tier_rank
+        policy.watchlist_min_tier_rank,
+        least(policy.score_cap, scored.fired_weight) as churn_score
     from scored
     cross join policy
 ),

@@ -11,7 +11,11 @@
 }}
 
 with tiers as (
-    select customer_id, as_of_date, tier, life_stage
+    select
+        customer_id,
+        as_of_date,
+        tier,
+        life_stage
     from {{ ref('fct_customer_tier') }}
     where {{ incremental_months('as_of_date') }}
 ),
@@ -142,7 +146,6 @@ scored as (
         picked.customer_id,
         picked.as_of_date,
         picked.category as product_category,
-        case when picked.is_suitable then picked.product_code end as recommended_product_code,
         cast(
             least(
                 score_cap.cap,
@@ -150,6 +153,7 @@ scored as (
             ) as decimal(9, 2)
         ) as score,
         picked.is_suitable as suitable,
+        case when picked.is_suitable then picked.product_code end as recommended_product_code,
         nullif(concat_ws('; ', picked.age_failure, picked.risk_failure, picked.funds_failure), '') as reason
     from picked
     cross join score_cap
@@ -166,14 +170,14 @@ final as (
         product_category,
         recommended_product_code,
         score,
+        suitable,
+        reason,
         case
             when suitable
                 then cast(row_number() over (
-                    partition by customer_id, as_of_date, suitable order by score desc, product_category
+                    partition by customer_id, as_of_date, suitable order by score desc, product_category asc
                 ) as integer)
-        end as priority_rank,
-        suitable,
-        reason
+        end as priority_rank
     from scored
 )
 

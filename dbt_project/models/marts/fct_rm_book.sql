@@ -66,8 +66,8 @@ final as (
         cast(coalesce(book.aum_cny, 0) as decimal(18, 2)) as aum_cny,
         cast(coalesce(book.watchlist_clients, 0) as integer) as watchlist_clients,
         cast(roster.max_clients as integer) as max_clients,
-        coalesce(coalesce(book.clients, 0) > roster.max_clients, false) as over_capacity,
-        roster.branch_id
+        roster.branch_id,
+        coalesce(coalesce(book.clients, 0) > roster.max_clients, false) as over_capacity
     from roster
     left join book on roster.rm_id = book.rm_id and roster.as_of_date = book.as_of_date
 )

@@ -32,11 +32,17 @@ horizons as (
         later.as_of_date as future_date
     from built as origin
     inner join built as later
-        on later.as_of_date > origin.as_of_date and later.as_of_date <= {{ month_end(add_months('origin.as_of_date', 3)) }}
+        on
+            origin.as_of_date < later.as_of_date
+            and later.as_of_date <= {{ month_end(add_months('origin.as_of_date', 3)) }}
 ),
 
 horizon_length as (
-    select as_of_date, count(*) as horizon_months from horizons group by as_of_date
+    select
+        as_of_date,
+        count(*) as horizon_months
+    from horizons
+    group by as_of_date
 ),
 
 churn_outcomes as (
@@ -45,16 +51,16 @@ churn_outcomes as (
         signals.as_of_date,
         signals.risk_band,
         max(case
-            when future.customer_id is null then 1
-            when now_month.aum_cny > 0 and future.aum_cny <= 0.5 * now_month.aum_cny then 1
+            when later_month.customer_id is null then 1
+            when now_month.aum_cny > 0 and later_month.aum_cny <= 0.5 * now_month.aum_cny then 1
             else 0
         end) as had_outcome
     from signals
     inner join measures as now_month
         on signals.customer_id = now_month.customer_id and signals.as_of_date = now_month.as_of_date
     inner join horizons on signals.as_of_date = horizons.as_of_date
-    left join measures as future
-        on signals.customer_id = future.customer_id and horizons.future_date = future.as_of_date
+    left join measures as later_month
+        on signals.customer_id = later_month.customer_id and horizons.future_date = later_month.as_of_date
     group by signals.customer_id, signals.as_of_date, signals.risk_band
 ),
 
@@ -138,8 +144,9 @@ final as (
         end as recall_high,
         case
             when all_rows.signal_type = 'churn'
-                then (cast(month_rates.high_hits as double) / nullif(month_rates.high_customers, 0))
-                / nullif(month_rates.base_rate, 0)
+                then
+                    (cast(month_rates.high_hits as double) / nullif(month_rates.high_customers, 0))
+                    / nullif(month_rates.base_rate, 0)
         end as lift_high
     from all_rows
     inner join horizon_length on all_rows.as_of_date = horizon_length.as_of_date
