@@ -24,7 +24,18 @@ def test_generate_load_build(tmp_path, monkeypatch, capsys):
     assert ("raw", "customers") in relations
     assert ("staging", "stg_core__customers") in relations
     assert ("staging", "stg_core__load_reconciliation") in relations
-    for mart in ("dim_customers", "fct_customer_month", "fct_customer_tier", "fct_tier_migration", "rpt_tier_kpis"):
+    marts = (
+        "dim_customers",
+        "fct_customer_month",
+        "fct_customer_tier",
+        "fct_tier_migration",
+        "rpt_tier_kpis",
+        "fct_cross_sell",
+        "fct_churn_signals",
+        "fct_rm_book",
+        "rpt_signal_backtest",
+    )
+    for mart in marts:
         assert ("marts", mart) in relations, mart
         assert con.execute(f"select count(*) from marts.{mart}").fetchone()[0] > 0, mart
     assert ("history", "snap_customer_tier") in relations
