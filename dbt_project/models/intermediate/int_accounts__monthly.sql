@@ -10,10 +10,6 @@ products as (
     select * from {{ ref('stg_core__products') }}
 ),
 
-balances as (
-    select * from {{ ref('stg_core__deposit_balances') }}
-),
-
 batches as (
     select * from {{ ref('stg_core__load_batches') }}
 ),
@@ -28,22 +24,7 @@ net_movements as (
 
 -- A month-end balance re-delivered in a later batch replaces the earlier one.
 latest_balances as (
-    select
-        account_id,
-        as_of_date,
-        ledger_balance
-    from (
-        select
-            balances.account_id,
-            balances.as_of_date,
-            balances.ledger_balance,
-            row_number() over (
-                partition by balances.account_id, balances.as_of_date order by batches.batch_as_of_date desc
-            ) as delivery_rank
-        from balances
-        inner join batches on balances.batch_id = batches.batch_id
-    ) as ranked
-    where delivery_rank = 1
+    {{ latest_delivery(ref('stg_core__deposit_balances'), ['account_id', 'as_of_date']) }}
 ),
 
 month_net as (

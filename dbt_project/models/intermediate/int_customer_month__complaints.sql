@@ -1,33 +1,11 @@
 -- Per customer and month: complaints opened in (as_of_date - 90 days, as_of_date], and how
 -- many of them were high severity. A complaint re-delivered later keeps its latest version.
-with complaints as (
-    select * from {{ ref('stg_core__complaints') }}
-),
-
-batches as (
-    select * from {{ ref('stg_core__load_batches') }}
-),
-
-months as (
+with months as (
     select * from {{ ref('int_months') }}
 ),
 
 latest as (
-    select
-        complaint_id,
-        customer_id,
-        opened_at,
-        severity
-    from (
-        select
-            complaints.*,
-            row_number() over (
-                partition by complaints.complaint_id order by batches.batch_as_of_date desc
-            ) as delivery_rank
-        from complaints
-        inner join batches on complaints.batch_id = batches.batch_id
-    ) as ranked
-    where delivery_rank = 1
+    {{ latest_delivery(ref('stg_core__complaints'), ['complaint_id']) }}
 ),
 
 final as (

@@ -1,19 +1,7 @@
 -- Deposit transactions with their month, signed amount and day, deduplicated across
 -- re-deliveries (the latest batch holding a txn_id wins).
-with transactions as (
-    select * from {{ ref('stg_core__deposit_transactions') }}
-),
-
-batches as (
-    select * from {{ ref('stg_core__load_batches') }}
-),
-
-ranked as (
-    select
-        transactions.*,
-        row_number() over (partition by transactions.txn_id order by batches.batch_as_of_date desc) as delivery_rank
-    from transactions
-    inner join batches on transactions.batch_id = batches.batch_id
+with ranked as (
+    {{ latest_delivery(ref('stg_core__deposit_transactions'), ['txn_id']) }}
 ),
 
 final as (
@@ -34,7 +22,7 @@ final as (
         source_file,
         source_row_number
     from ranked
-    where delivery_rank = 1 and {{ within_run(month_end('cast(txn_ts as date)')) }}
+    where {{ within_run(month_end('cast(txn_ts as date)')) }}
 )
 
 select * from final
