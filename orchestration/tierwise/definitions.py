@@ -1,0 +1,26 @@
+"""The tierwise Dagster code location: `dagster dev -m tierwise.definitions`."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from tierwise.config import Settings
+from tierwise.defs.automation import monthly_refresh_job, monthly_refresh_schedule, new_batch_sensor
+from tierwise.defs.dbt_assets import build_dbt_assets, dbt_executable, dbt_project, prepare_manifest
+from tierwise.defs.landing import landing_batch
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    manifest = prepare_manifest(settings)
+    return dg.Definitions(
+        assets=[landing_batch, build_dbt_assets(manifest)],
+        jobs=[monthly_refresh_job],
+        schedules=[monthly_refresh_schedule],
+        sensors=[new_batch_sensor],
+        resources={"dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())},
+    )
+
+
+defs = build_definitions()
