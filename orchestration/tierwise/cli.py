@@ -156,6 +156,16 @@ def _shift_month(month: str, delta: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
+def _add_bank_args(parser: argparse.ArgumentParser) -> None:
+    """The synthetic bank's size, history, last month and seed (generate and demo share them)."""
+    parser.add_argument("--customers", type=_positive, default=10_000, help="number of customers (default 10000)")
+    parser.add_argument("--months", type=_positive, default=12, help="months of history (default 12)")
+    parser.add_argument(
+        "--end-month", type=_month_arg, default=None, help="last month YYYY-MM (default: the last closed month)"
+    )
+    parser.add_argument("--seed", type=int, default=20251031, help="random seed (default 20251031)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tierwise",
@@ -170,15 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a retail bank and write one landing batch folder per month "
         "(all 11 tables + _manifest.json), per CONTRACT.md. Same seed, same bytes.",
     )
-    gen.add_argument("--customers", type=_positive, default=10_000, help="number of customers (default 10000)")
-    gen.add_argument("--months", type=_positive, default=12, help="months of history (default 12)")
-    gen.add_argument(
-        "--end-month",
-        type=_month_arg,
-        default=None,
-        help="last month YYYY-MM (default: the last closed calendar month)",
-    )
-    gen.add_argument("--seed", type=int, default=20251031, help="random seed (default 20251031)")
+    _add_bank_args(gen)
     gen.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
     gen.add_argument("--encoding", choices=("utf-8", "gbk"), default="utf-8", help="CSV encoding (default utf-8)")
     gen.add_argument("--delimiter", choices=(",", "|"), default=",", help="CSV delimiter (default ,)")
@@ -225,10 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate a synthetic bank under $TIERWISE_HOME/landing, load every batch, "
         "build every month in order, and print where the outputs are.",
     )
-    demo.add_argument("--customers", type=_positive, default=10_000, help="number of customers (default 10000)")
-    demo.add_argument("--months", type=_positive, default=12, help="months of history (default 12)")
-    demo.add_argument("--end-month", type=_month_arg, default=None, help="last month (default: last closed month)")
-    demo.add_argument("--seed", type=int, default=20251031, help="random seed (default 20251031)")
+    _add_bank_args(demo)
     demo.set_defaults(func=cmd_demo)
     return parser
 

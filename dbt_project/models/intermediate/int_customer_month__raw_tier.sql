@@ -10,9 +10,7 @@ thresholds as (
 ),
 
 hnw as (
-    select cast(policy_value as decimal(18, 2)) as hnw_min_aum_cny
-    from {{ ref('tier_policy') }}
-    where policy_key = 'hnw_min_aum_cny'
+    {{ policy_select('hnw_min_aum_cny', 'hnw_min_aum_cny', 'decimal(18, 2)') }}
 ),
 
 months as (

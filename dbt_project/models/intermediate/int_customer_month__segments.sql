@@ -23,9 +23,7 @@ depth_rules as (
 ),
 
 window_policy as (
-    select cast(policy_value as integer) as window_months
-    from {{ ref('tier_policy') }}
-    where policy_key = 'activity_window_months'
+    {{ policy_select('activity_window_months', 'window_months') }}
 ),
 
 trailing_window as (

@@ -22,9 +22,7 @@ with raw_tiers as (
 ),
 
 policy as (
-    select cast(policy_value as integer) as grace_months
-    from {{ ref('tier_policy') }}
-    where policy_key = 'downgrade_grace_months'
+    {{ policy_select('downgrade_grace_months', 'grace_months') }}
 ),
 
 state_0 as (

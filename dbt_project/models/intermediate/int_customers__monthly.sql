@@ -20,9 +20,7 @@ risk_segments as (
 ),
 
 policy as (
-    select cast(policy_value as integer) as valid_months
-    from {{ ref('tier_policy') }}
-    where policy_key = 'risk_assessment_valid_months'
+    {{ policy_select('risk_assessment_valid_months', 'valid_months') }}
 ),
 
 snapshot as (

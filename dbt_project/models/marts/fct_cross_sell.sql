@@ -53,9 +53,7 @@ rules as (
 ),
 
 score_cap as (
-    select cast(policy_value as decimal(9, 2)) as cap
-    from {{ ref('tier_policy') }}
-    where policy_key = 'cross_sell_score_cap'
+    {{ policy_select('cross_sell_score_cap', 'cap', 'decimal(9, 2)') }}
 ),
 
 base as (
