@@ -7,7 +7,7 @@ from tierwise.cli import build_parser, main
 from tierwise.months import as_of_date, last_closed_month, month_range, parse_month
 
 
-@pytest.mark.parametrize("command", ["generate", "load", "run", "demo"])
+@pytest.mark.parametrize("command", ["generate", "load", "run", "publish", "demo"])
 def test_every_subcommand_explains_itself(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([command, "--help"])

@@ -98,3 +98,8 @@ def test_two_partitions_materialize_with_checks(defs, tmp_path):
     ).fetchall()
     con.close()
     assert months == [("2025-01-31",), ("2025-02-28",)]
+    # The run ends by publishing the marts for BI.
+    serving = duckdb.connect(str(settings.home / "serving" / "serving.duckdb"), read_only=True)
+    published = serving.execute("select count(distinct as_of_date) from marts.fct_customer_tier").fetchone()[0]
+    serving.close()
+    assert published == 2

@@ -121,7 +121,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if cmd_run(argparse.Namespace(month=None, from_month=months[0], to_month=months[-1]), settings):
         return 1
     _print_tier_summary(settings)
-    print(f"[demo] done. warehouse: {settings.warehouse_path}")
+    cmd_publish(argparse.Namespace(run_id="demo"), settings)
+    print(f"[demo] done. build warehouse: {settings.warehouse_path}")
     print(f"[demo] landing batches: {settings.landing_dir}")
     print(f"[demo] dbt artifacts and logs: {settings.dbt_target_dir.parent}, {settings.logs_dir}")
     return 0
@@ -154,6 +155,15 @@ def _shift_month(month: str, delta: int) -> str:
     y, m = (int(p) for p in month.split("-"))
     index = y * 12 + (m - 1) + delta
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from tierwise.publish import publish
+
+    result = publish(settings, run_id=args.run_id)
+    print(f"[publish] release {result.release}: {len(result.row_counts)} marts -> {result.serving_path}")
+    print(f"[publish] parquet: {result.parquet_dir}")
+    return 0
 
 
 def _add_bank_args(parser: argparse.ArgumentParser) -> None:
@@ -220,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(a backfill) instead of month by month; both give the same marts",
     )
     run.set_defaults(func=cmd_run)
+
+    pub = sub.add_parser(
+        "publish",
+        help="publish the marts to the read-only serving database and Parquet",
+        description="Copy the marts schema (only) into a new serving DuckDB file and a Parquet release "
+        "partitioned by as_of_date, then swap both in atomically; BI readers are never blocked.",
+    )
+    pub.add_argument("--run-id", default="manual", help="run id recorded in marts._publication")
+    pub.set_defaults(func=cmd_publish)
 
     demo = sub.add_parser(
         "demo",

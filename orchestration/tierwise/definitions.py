@@ -9,13 +9,16 @@ from tierwise.config import Settings
 from tierwise.defs.automation import monthly_refresh_job, monthly_refresh_schedule, new_batch_sensor
 from tierwise.defs.dbt_assets import build_dbt_assets, dbt_executable, dbt_project, prepare_manifest
 from tierwise.defs.landing import landing_batch
+from tierwise.defs.publish import build_publish_asset
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     manifest = prepare_manifest(settings)
+    dbt = build_dbt_assets(manifest)
+    marts = [key for key in dbt.keys if key.path[0] == "marts"]
     return dg.Definitions(
-        assets=[landing_batch, build_dbt_assets(manifest)],
+        assets=[landing_batch, dbt, build_publish_asset(marts)],
         jobs=[monthly_refresh_job],
         schedules=[monthly_refresh_schedule],
         sensors=[new_batch_sensor],

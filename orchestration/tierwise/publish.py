@@ -1,0 +1,101 @@
+"""Publish the marts for BI: a read-only serving DuckDB file and Parquet, swapped atomically.
+
+DuckDB allows one read-write process or many readers. BI reads `serving/serving.duckdb`;
+dbt writes the build database. A publication copies only the `marts` schema (never raw,
+staging or PII) into a new file, checkpoints and closes it, then renames it over the serving
+file (`os.replace`, atomic on POSIX): a reader that already opened the old file keeps
+reading it whole, a new reader sees the new one, nobody sees half a month and nobody blocks
+the refresh. Parquet (one folder per mart, partitioned by as_of_date) is written to a new
+release folder and the `current` symlink is swapped the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from tierwise.config import Settings
+
+KEEP_PARQUET_RELEASES = 2
+
+
+@dataclass
+class Publication:
+    release: str
+    serving_path: Path
+    parquet_dir: Path
+    row_counts: dict[str, int]
+
+
+def serving_dir(settings: Settings) -> Path:
+    return settings.home / "serving"
+
+
+def publish(settings: Settings, run_id: str = "manual") -> Publication:
+    """Copy the build database's marts into a new serving file and Parquet release, then swap."""
+    root = serving_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    release = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 1_000_000:06d}"
+    staging_db = root / f".serving-{release}.duckdb"
+    parquet_root = root / "parquet"
+    release_dir = parquet_root / "releases" / release
+    release_dir.mkdir(parents=True)
+
+    # Connect to the build database (in a process where dbt already opened it, this shares that
+    # instance) and attach the new serving file as the target.
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        marts = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where database_name = current_database() "
+                "and schema_name = 'marts' order by table_name"
+            ).fetchall()
+        ]
+        if not marts:
+            raise RuntimeError(f"nothing to publish: no marts in {settings.warehouse_path}")
+        con.execute("attach ? as serving_target", [str(staging_db)])
+        con.execute("create schema serving_target.marts")
+        counts = {}
+        for name in marts:
+            con.execute(f'create table serving_target.marts."{name}" as select * from marts."{name}"')
+            counts[name] = con.execute(f'select count(*) from serving_target.marts."{name}"').fetchone()[0]
+            target = (release_dir / name).as_posix()
+            con.execute(
+                f"copy (select * from marts.\"{name}\") to '{target}' "
+                "(format parquet, partition_by (as_of_date), overwrite_or_ignore)"
+            )
+        con.execute(
+            "create table serving_target.marts._publication as "
+            "select ? as release, ? as run_id, current_timestamp as published_at",
+            [release, run_id],
+        )
+        con.execute("checkpoint serving_target")
+        con.execute("detach serving_target")
+    finally:
+        con.close()
+
+    serving_path = root / "serving.duckdb"
+    os.replace(staging_db, serving_path)
+    _swap_symlink(parquet_root / "current", Path("releases") / release)
+    _prune_releases(parquet_root / "releases")
+    return Publication(release, serving_path, parquet_root / "current", counts)
+
+
+def _swap_symlink(link: Path, target: Path) -> None:
+    temporary = link.with_name(f".{link.name}.{os.getpid()}")
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    temporary.symlink_to(target, target_is_directory=True)
+    os.replace(temporary, link)
+
+
+def _prune_releases(releases: Path) -> None:
+    """Keep the newest releases only (a reader may still be on the previous one)."""
+    for old in sorted(p for p in releases.iterdir() if p.is_dir())[:-KEEP_PARQUET_RELEASES]:
+        shutil.rmtree(old, ignore_errors=True)
