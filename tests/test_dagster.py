@@ -103,3 +103,60 @@ def test_two_partitions_materialize_with_checks(defs, tmp_path):
     published = serving.execute("select count(distinct as_of_date) from marts.fct_customer_tier").fetchone()[0]
     serving.close()
     assert published == 2
+
+
+def test_error_check_stops_publish_warn_check_does_not(tmp_path, monkeypatch):
+    """A warn-severity test (roll-forward break) is visible but the month still publishes; an
+    error-severity failure (a broken rule file) stops that month's publish and the previous
+    publication stays as it was."""
+    monkeypatch.setenv("TIERWISE_HOME", str(tmp_path / "home"))
+    from tierwise.definitions import build_definitions
+    from tierwise.rules import install_rules
+
+    settings = Settings.from_env()
+    write_golden_bank(settings.landing_dir)
+    # January with a roll-forward break: G11's balance_after chain is off by 1.00.
+    path = settings.landing_dir / MONTHS[0] / "deposit_transactions.csv"
+    path.write_text(
+        path.read_text().replace(
+            "T0192,A12,2025-01-05 15:00:00,D,1000.00,withdrawal,atm,,30000.00",
+            "T0192,A12,2025-01-05 15:00:00,D,1000.00,withdrawal,atm,,29999.00",
+        )
+    )
+    manifest = json.loads((path.parent / "_manifest.json").read_text())
+    import hashlib
+
+    manifest["tables"]["deposit_transactions"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (path.parent / "_manifest.json").write_text(json.dumps(manifest))
+
+    defs = build_definitions(settings, dbt_retries=0)
+    job = defs.resolve_job_def("monthly_refresh")
+    instance = dg.DagsterInstance.ephemeral()
+    first = job.execute_in_process(partition_key=f"{MONTHS[0]}-01", instance=instance)
+    assert first.success
+    evaluations = [e.event_specific_data for e in first.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    warned = [e for e in evaluations if not e.passed]
+    assert warned and all(e.severity == dg.AssetCheckSeverity.WARN for e in warned)
+    serving = settings.home / "serving" / "serving.duckdb"
+    published = duckdb.connect(str(serving), read_only=True).execute("select run_id from marts._publication")
+    assert published.fetchone()[0] == first.run_id
+
+    broken = tmp_path / "broken_rules"
+    broken.mkdir()
+    (broken / "tier_policy.csv").write_text(
+        (Path(__file__).parents[1] / "seeds" / "tier_policy.csv").read_text()
+        + "downgrade_grace_months,5,duplicate key: the unique test on policy_key fails\n"
+    )
+    install_rules(settings, broken)
+    second = job.execute_in_process(partition_key=f"{MONTHS[1]}-01", instance=instance, raise_on_error=False)
+    assert not second.success
+    failed = [
+        e.event_specific_data
+        for e in second.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
+    assert any(e.severity == dg.AssetCheckSeverity.ERROR for e in failed)
+    con = duckdb.connect(str(serving), read_only=True)
+    assert con.execute("select run_id from marts._publication").fetchone()[0] == first.run_id
+    assert con.execute("select count(distinct as_of_date) from marts.fct_customer_tier").fetchone()[0] == 1
+    con.close()

@@ -12,10 +12,11 @@ from tierwise.defs.landing import landing_batch
 from tierwise.defs.publish import build_publish_asset
 
 
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+def build_definitions(settings: Settings | None = None, dbt_retries: int = 2) -> dg.Definitions:
+    """The code location; dbt_retries covers transient failures (tests pass 0)."""
     settings = settings or Settings.from_env()
     manifest = prepare_manifest(settings)
-    dbt = build_dbt_assets(manifest)
+    dbt = build_dbt_assets(manifest, retries=dbt_retries)
     marts = [key for key in dbt.keys if key.path[0] == "marts"]
     return dg.Definitions(
         assets=[landing_batch, dbt, build_publish_asset(marts)],

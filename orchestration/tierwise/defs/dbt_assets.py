@@ -80,14 +80,14 @@ class TierwiseTranslator(DagsterDbtTranslator):
         return super().get_asset_key(dbt_resource_props)
 
 
-def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
+def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=manifest,
         project=dbt_project(),
         partitions_def=monthly_partitions,
         dagster_dbt_translator=TierwiseTranslator(),
         backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=30),
+        retry_policy=dg.RetryPolicy(max_retries=retries, delay=30) if retries else None,
         pool=BUILD_POOL,
     )
     def tierwise_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
