@@ -10,8 +10,8 @@ products as (
     select * from {{ ref('stg_core__products') }}
 ),
 
-batches as (
-    select * from {{ ref('stg_core__load_batches') }}
+month_batches as (
+    select * from {{ ref('int_month_batches') }}
 ),
 
 months as (
@@ -58,8 +58,8 @@ in_force as (
         accounts.source_file,
         accounts.source_row_number
     from accounts
-    inner join batches on accounts.batch_id = batches.batch_id
-    inner join months on batches.batch_as_of_date = months.as_of_date
+    inner join month_batches on accounts.batch_id = month_batches.batch_id
+    inner join months on month_batches.as_of_date = months.as_of_date
     left join products on accounts.product_code = products.product_code and accounts.batch_id = products.batch_id
     where
         accounts.opened_on <= months.as_of_date

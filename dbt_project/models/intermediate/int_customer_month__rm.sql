@@ -5,29 +5,24 @@ with assignments as (
     select * from {{ ref('stg_core__rm_assignments') }}
 ),
 
-batches as (
-    select * from {{ ref('stg_core__load_batches') }}
-),
-
-months as (
-    select * from {{ ref('int_months') }}
+month_batches as (
+    select * from {{ ref('int_month_batches') }}
 ),
 
 valid as (
     select
         assignments.customer_id,
-        months.as_of_date,
+        month_batches.as_of_date,
         assignments.rm_id,
         row_number() over (
-            partition by assignments.customer_id, months.as_of_date
+            partition by assignments.customer_id, month_batches.as_of_date
             order by assignments.valid_from desc, assignments.rm_id desc
         ) as preference
     from assignments
-    inner join batches on assignments.batch_id = batches.batch_id
-    inner join months on batches.batch_as_of_date = months.as_of_date
+    inner join month_batches on assignments.batch_id = month_batches.batch_id
     where
-        assignments.valid_from <= months.as_of_date
-        and (assignments.valid_to is null or assignments.valid_to >= months.as_of_date)
+        assignments.valid_from <= month_batches.as_of_date
+        and (assignments.valid_to is null or assignments.valid_to >= month_batches.as_of_date)
 ),
 
 final as (

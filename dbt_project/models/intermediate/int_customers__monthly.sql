@@ -3,12 +3,8 @@ with customers as (
     select * from {{ ref('stg_core__customers') }}
 ),
 
-batches as (
-    select * from {{ ref('stg_core__load_batches') }}
-),
-
-months as (
-    select * from {{ ref('int_months') }}
+month_batches as (
+    select * from {{ ref('int_month_batches') }}
 ),
 
 bands as (
@@ -26,11 +22,10 @@ policy as (
 snapshot as (
     select
         customers.*,
-        months.as_of_date,
-        {{ age_years('customers.birth_date', 'months.as_of_date') }} as age_years
+        month_batches.as_of_date,
+        {{ age_years('customers.birth_date', 'month_batches.as_of_date') }} as age_years
     from customers
-    inner join batches on customers.batch_id = batches.batch_id
-    inner join months on batches.batch_as_of_date = months.as_of_date
+    inner join month_batches on customers.batch_id = month_batches.batch_id
 ),
 
 final as (

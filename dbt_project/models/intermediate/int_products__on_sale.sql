@@ -4,12 +4,8 @@ with products as (
     select * from {{ ref('stg_core__products') }}
 ),
 
-batches as (
-    select * from {{ ref('stg_core__load_batches') }}
-),
-
-months as (
-    select * from {{ ref('int_months') }}
+month_batches as (
+    select * from {{ ref('int_month_batches') }}
 ),
 
 families as (
@@ -22,7 +18,7 @@ fx as (
 
 final as (
     select
-        months.as_of_date,
+        month_batches.as_of_date,
         products.product_code,
         products.category,
         families.family,
@@ -33,13 +29,12 @@ final as (
         cast(substring(products.risk_rating, 2, 1) as integer) as risk_rank,
         cast(coalesce(products.min_purchase, 0) * fx.cny_per_unit as decimal(18, 2)) as min_purchase_cny
     from products
-    inner join batches on products.batch_id = batches.batch_id
-    inner join months on batches.batch_as_of_date = months.as_of_date
+    inner join month_batches on products.batch_id = month_batches.batch_id
     left join families on products.category = families.category
-    left join fx on months.as_of_date = fx.as_of_date and products.currency = fx.currency
+    left join fx on month_batches.as_of_date = fx.as_of_date and products.currency = fx.currency
     where
-        products.launched_on <= months.as_of_date
-        and (products.retired_on is null or products.retired_on > months.as_of_date)
+        products.launched_on <= month_batches.as_of_date
+        and (products.retired_on is null or products.retired_on > month_batches.as_of_date)
 )
 
 select * from final

@@ -5,12 +5,8 @@ with managers as (
     select * from {{ ref('stg_core__relationship_managers') }}
 ),
 
-batches as (
-    select * from {{ ref('stg_core__load_batches') }}
-),
-
-months as (
-    select * from {{ ref('int_months') }}
+month_batches as (
+    select * from {{ ref('int_month_batches') }}
 ),
 
 assignments as (
@@ -47,13 +43,12 @@ book as (
 roster as (
     select
         managers.rm_id,
-        months.as_of_date,
+        month_batches.as_of_date,
         managers.rm_role,
         managers.branch_id,
         coalesce(managers.max_clients, capacity.default_max_clients) as max_clients
     from managers
-    inner join batches on managers.batch_id = batches.batch_id
-    inner join months on batches.batch_as_of_date = months.as_of_date
+    inner join month_batches on managers.batch_id = month_batches.batch_id
     left join capacity on managers.rm_role = capacity.rm_role
 ),
 
