@@ -1,9 +1,11 @@
 -- Closing the loop (定期评估): how well each month's outputs predicted what followed, over the
--- next 3 months that have been built (horizon_months says how many; months with none are left
--- out, so the latest month appears once later months exist).
---   churn rows (segment = risk band): outcome = the customer left the book, or had at most 50%
---   of this month's AUM (when it was positive), in some month of the horizon. The month's base
---   rate and the high band's precision, recall and lift over the base rate repeat on each row.
+-- next months that have been built (up to tier_policy backtest_horizon_months, default 3;
+-- horizon_months says how many; months with none are left out, so the latest month appears
+-- once later months exist).
+--   churn rows (segment = risk band): outcome = the customer left the book, or had at most
+--   backtest_loss_ratio (default 50%) of this month's (positive) AUM, in some month of the
+--   horizon. The month's base rate and the high band's precision, recall and lift over the
+--   base rate repeat on each row.
 --   cross_sell rows (segment = category, by priority_rank): recommended (suitable) categories;
 --   outcome = the customer held the category in some month of the horizon.
 with measures as (
@@ -22,6 +24,14 @@ held as (
     select * from {{ ref('int_customer_month__categories') }}
 ),
 
+horizon_policy as (
+    {{ policy_select('backtest_horizon_months', 'horizon') }}
+),
+
+loss_policy as (
+    {{ policy_select('backtest_loss_ratio', 'loss_ratio', 'decimal(9, 4)') }}
+),
+
 built as (
     select distinct as_of_date from measures
 ),
@@ -31,10 +41,11 @@ horizons as (
         origin.as_of_date,
         later.as_of_date as future_date
     from built as origin
+    cross join horizon_policy
     inner join built as later
         on
             origin.as_of_date < later.as_of_date
-            and later.as_of_date <= {{ month_end(add_months('origin.as_of_date', 3)) }}
+            and later.as_of_date <= {{ month_end(add_months('origin.as_of_date', 'horizon_policy.horizon')) }}
 ),
 
 horizon_length as (
@@ -52,12 +63,13 @@ churn_outcomes as (
         signals.risk_band,
         max(case
             when later_month.customer_id is null then 1
-            when now_month.aum_cny > 0 and later_month.aum_cny <= 0.5 * now_month.aum_cny then 1
+            when now_month.aum_cny > 0 and later_month.aum_cny <= loss_policy.loss_ratio * now_month.aum_cny then 1
             else 0
         end) as had_outcome
     from signals
     inner join measures as now_month
         on signals.customer_id = now_month.customer_id and signals.as_of_date = now_month.as_of_date
+    cross join loss_policy
     inner join horizons on signals.as_of_date = horizons.as_of_date
     left join measures as later_month
         on signals.customer_id = later_month.customer_id and horizons.future_date = later_month.as_of_date
