@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_CUSTOMERS ?= 10000
 DEMO_MONTHS ?= 12
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean dagster
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ install: $(INSTALLED)
 ## demo: generate a synthetic bank, load it, build every month, print where the outputs are.
 demo: $(INSTALLED)
 	$(BIN)/tierwise demo --customers $(DEMO_CUSTOMERS) --months $(DEMO_MONTHS)
+
+## dagster: the Dagster UI on the $(TIERWISE_HOME) warehouse, http://127.0.0.1:3000 (Ctrl-C stops it).
+dagster: $(INSTALLED)
+	$(BIN)/python -c "from tierwise.config import Settings; Settings.from_env().ensure()"
+	DAGSTER_HOME=$(TIERWISE_HOME)/dagster $(BIN)/dagster dev -m tierwise.definitions -h 127.0.0.1 -p 3000
 
 ## lint: ruff (Python) and sqlfluff with the dbt templater (SQL).
 lint: $(INSTALLED)

@@ -7,9 +7,36 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 if "DAGSTER_HOME" not in os.environ:
     _dagster_home = Path(tempfile.mkdtemp(prefix="tierwise-dagster-"))
     (_dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(_dagster_home)
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent / "fixtures")]
+
+
+@pytest.fixture(scope="session")
+def golden_landing(tmp_path_factory):
+    """The hand-made golden bank (fixtures/golden_bank.py) as landing batches."""
+    from golden_bank import write_golden_bank
+
+    landing = tmp_path_factory.mktemp("golden_landing")
+    write_golden_bank(landing)
+    return landing
+
+
+@pytest.fixture(scope="session")
+def golden_sequential(tmp_path_factory, golden_landing):
+    """A warehouse home where the golden bank was loaded and refreshed month by month through the
+    Dagster job (as operators do each month); shared by the golden and equivalence tests."""
+    from golden_bank import MONTHS
+    from tierwise.cli import main
+
+    home = tmp_path_factory.mktemp("golden_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TIERWISE_HOME", str(home))
+        assert main(["load", *[str(golden_landing / m) for m in MONTHS]]) == 0
+        assert main(["backfill", "--from", MONTHS[0], "--to", MONTHS[-1], "--month-by-month"]) == 0
+    return home

@@ -7,7 +7,7 @@ from tierwise.cli import build_parser, main
 from tierwise.months import as_of_date, last_closed_month, month_range, parse_month
 
 
-@pytest.mark.parametrize("command", ["generate", "load", "run", "publish", "demo"])
+@pytest.mark.parametrize("command", ["generate", "load", "run", "backfill", "publish", "demo"])
 def test_every_subcommand_explains_itself(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([command, "--help"])
@@ -25,10 +25,12 @@ def test_bad_month_is_rejected_before_anything_runs(bad, capsys):
     assert "month must look like YYYY-MM" in capsys.readouterr().err
 
 
-def test_range_needs_both_ends(capsys):
+def test_range_needs_both_ends_in_order(capsys):
     with pytest.raises(SystemExit):
-        main(["run", "--from", "2025-01"])
-    assert "--from needs --to" in capsys.readouterr().err
+        main(["backfill", "--from", "2025-01"])
+    assert "the following arguments are required: --to" in capsys.readouterr().err
+    assert main(["backfill", "--from", "2025-03", "--to", "2025-01"]) == 2
+    assert "--from 2025-03 is after --to 2025-01" in capsys.readouterr().err
 
 
 def test_month_helpers():

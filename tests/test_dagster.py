@@ -3,27 +3,26 @@ partitions materialized in process with the dbt tests evaluated as asset checks.
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
+import golden_expected as exp
 import pytest
+from golden_bank import MONTHS, write_golden_bank
 from tierwise.config import Settings
 from tierwise.defs.automation import monthly_refresh_schedule, new_batch_sensor
 from tierwise.defs.dbt_assets import build_args
 from tierwise.defs.partitions import month_of_partition
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from golden_bank import MONTHS, write_golden_bank  # noqa: E402
+from tierwise.refresh import instance_for
 
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("TIERWISE_HOME", str(tmp_path_factory.mktemp("dagster_home")))
-    from tierwise.definitions import build_definitions
+    from tierwise.defs.location import build_definitions
 
     yield build_definitions(Settings.from_env())
     mp.undo()
@@ -44,6 +43,13 @@ def test_definitions_load_one_graph_from_landing_to_marts(defs):
     assert dg.AssetKey(["raw", "customers"]) in parents
     checks = {c.asset_key.to_user_string() for c in graph.asset_check_keys}
     assert "marts/fct_customer_tier" in checks and "marts/dim_customers" in checks
+    # ... and ends in the report, rendered from the publication.
+    assert graph.get(dg.AssetKey("monthly_review")).parent_keys == {dg.AssetKey("serving_publication")}
+    assert dg.AssetKey(["marts", "rpt_tier_kpis"]) in graph.get(dg.AssetKey("serving_publication")).parent_keys
+    # Mart columns (types and descriptions from the dbt YAML) are on the asset definitions.
+    spec = graph.get(dg.AssetKey(["marts", "fct_customer_tier"]))
+    columns = {c.name: c for c in spec.metadata["dagster/column_schema"].schema.columns}
+    assert columns["months_below_tier"].type == "integer" and columns["months_below_tier"].description
 
 
 def test_dbt_args_are_validated():
@@ -86,7 +92,8 @@ def test_two_partitions_materialize_with_checks(defs, tmp_path):
     settings = Settings.from_env()
     write_golden_bank(settings.landing_dir)
     job = defs.resolve_job_def("monthly_refresh")
-    instance = dg.DagsterInstance.ephemeral()
+    instance = instance_for(settings)  # the persistent one under $TIERWISE_HOME/dagster
+    assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
     for month in MONTHS[:2]:
         result = job.execute_in_process(partition_key=f"{month}-01", instance=instance)
         assert result.success, month
@@ -98,6 +105,14 @@ def test_two_partitions_materialize_with_checks(defs, tmp_path):
     ).fetchall()
     con.close()
     assert months == [("2025-01-31",), ("2025-02-28",)]
+    # Row counts on the mart materializations: all rows, and the partition's rows (customers on
+    # book in February per the golden bank).
+    event = instance.get_latest_materialization_event(dg.AssetKey(["marts", "fct_customer_tier"]))
+    metadata = event.asset_materialization.metadata
+    on_book = {m: sum(m in spec["on_book"] for spec in exp.CUSTOMER_MONTH.values()) for m in exp.M[:2]}
+    assert metadata["dagster/partition_row_count"].value == on_book[exp.M[1]]
+    assert metadata["dagster/row_count"].value == sum(on_book.values())
+    assert (settings.reports_dir / "2025-02" / "monthly_review.md").is_file()
     # The run ends by publishing the marts for BI.
     serving = duckdb.connect(str(settings.home / "serving" / "serving.duckdb"), read_only=True)
     published = serving.execute("select count(distinct as_of_date) from marts.fct_customer_tier").fetchone()[0]
@@ -110,7 +125,7 @@ def test_error_check_stops_publish_warn_check_does_not(tmp_path, monkeypatch):
     error-severity failure (a broken rule file) stops that month's publish and the previous
     publication stays as it was."""
     monkeypatch.setenv("TIERWISE_HOME", str(tmp_path / "home"))
-    from tierwise.definitions import build_definitions
+    from tierwise.defs.location import build_definitions
     from tierwise.rules import install_rules
 
     settings = Settings.from_env()

@@ -14,7 +14,7 @@ def test_generate_load_build(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "batch 2025-09 (2025-09-30): loaded" in out
     assert "batch 2025-10 (2025-10-31): loaded" in out
-    assert main(["run", "--from", "2025-09", "--to", "2025-10"]) == 0
+    assert main(["backfill", "--from", "2025-09", "--to", "2025-10"]) == 0
 
     # dbt-duckdb keeps its in-process database instance open; connect with the same configuration.
     con = duckdb.connect(str(home / "warehouse" / "build.duckdb"))

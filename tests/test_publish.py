@@ -2,17 +2,12 @@
 holding the serving database open during a refresh is not blocked and keeps one whole
 publication."""
 
-import sys
-from pathlib import Path
-
 import duckdb
 import pytest
+from golden_bank import MONTHS, write_golden_bank
 from tierwise.cli import main
 from tierwise.config import Settings
 from tierwise.publish import publish
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from golden_bank import MONTHS, write_golden_bank  # noqa: E402
 
 
 @pytest.fixture
@@ -24,7 +19,7 @@ def home(tmp_path, monkeypatch):
 
 
 def _build(first, last):
-    assert main(["run", "--from", first, "--to", last, "--single-run"]) == 0
+    assert main(["backfill", "--from", first, "--to", last]) == 0
 
 
 def test_only_marts_are_published(home):

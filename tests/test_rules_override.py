@@ -7,15 +7,10 @@ v1, raw mass under v2 -> on watch in April (1) and May (2), downgraded to mass i
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import duckdb
+from golden_bank import MONTHS, write_golden_bank
 from tierwise.cli import main
 from tierwise.rules import DEFAULT_RULES_DIR
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from golden_bank import MONTHS, write_golden_bank  # noqa: E402
 
 
 def _tiers(home, customer):
@@ -35,7 +30,7 @@ def test_bank_rules_retier_later_months_only(tmp_path, monkeypatch, capsys):
     landing = tmp_path / "landing"
     write_golden_bank(landing)
     assert main(["load", *[str(landing / m) for m in MONTHS]]) == 0
-    assert main(["run", "--from", MONTHS[0], "--to", MONTHS[-1], "--single-run"]) == 0
+    assert main(["backfill", "--from", MONTHS[0], "--to", MONTHS[-1]]) == 0
     assert {r[3] for r in _tiers(home, "G11")} == {"gold"}
 
     rules = tmp_path / "bank_rules"

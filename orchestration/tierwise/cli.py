@@ -73,30 +73,46 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from tierwise.dbt_runner import build_month
+def _install_rules(args: argparse.Namespace, settings: Settings) -> bool:
     from tierwise.rules import RulesError, install_rules
 
-    if getattr(args, "rules", None):
-        try:
-            replaced = install_rules(settings, Path(args.rules))
-        except RulesError as exc:
-            print(f"[run] {exc}", file=sys.stderr)
-            return 2
-        print(f"[run] rules for this warehouse: {settings.rules_dir} (replaced {', '.join(replaced)})")
-    months = [args.month] if args.month else month_range(args.from_month, args.to_month)
-    if getattr(args, "single_run", False) and len(months) > 1:
-        print(f"[run] building months {months[0]}..{months[-1]} in one dbt run", flush=True)
-        if not build_month(settings, months[-1], from_month=months[0]):
-            print(f"[run] dbt build failed for {months[0]}..{months[-1]}", file=sys.stderr)
-            return 1
-        return 0
-    for month in months:
-        print(f"[run] building month {month}", flush=True)
-        if not build_month(settings, month):
-            print(f"[run] dbt build failed for {month}", file=sys.stderr)
-            return 1
+    if not getattr(args, "rules", None):
+        return True
+    try:
+        replaced = install_rules(settings, Path(args.rules))
+    except RulesError as exc:
+        print(f"[rules] {exc}", file=sys.stderr)
+        return False
+    print(f"[rules] rules for this warehouse: {settings.rules_dir} (replaced {', '.join(replaced)})")
+    return True
+
+
+def _refresh(settings: Settings, first: str, last: str, single_run: bool) -> int:
+    from tierwise.refresh import refresh
+
+    started = time.perf_counter()
+    result = refresh(settings, first, last, single_run=single_run)
+    if not result.success:
+        print(f"[refresh] FAILED {result.failure}", file=sys.stderr)
+        print(f"[refresh] Dagster run(s): {', '.join(result.run_ids)} (see `make dagster`)", file=sys.stderr)
+        return 1
+    print(f"[refresh] {first}..{last} built, checked and published in {time.perf_counter() - started:.1f}s")
     return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if not _install_rules(args, settings):
+        return 2
+    return _refresh(settings, args.month, args.month, single_run=True)
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    if args.from_month > args.to_month:
+        print(f"[backfill] --from {args.from_month} is after --to {args.to_month}", file=sys.stderr)
+        return 2
+    if not _install_rules(args, settings):
+        return 2
+    return _refresh(settings, args.from_month, args.to_month, single_run=not args.month_by_month)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -118,10 +134,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     batches = [str(settings.landing_dir / m) for m in months]
     if cmd_load(argparse.Namespace(batches=batches), settings):
         return 1
-    if cmd_run(argparse.Namespace(month=None, from_month=months[0], to_month=months[-1]), settings):
+    if _refresh(settings, months[0], months[-1], single_run=True):
         return 1
     _print_tier_summary(settings)
-    cmd_publish(argparse.Namespace(run_id="demo"), settings)
     print(f"[demo] done. build warehouse: {settings.warehouse_path}")
     print(f"[demo] landing batches: {settings.landing_dir}")
     print(f"[demo] dbt artifacts and logs: {settings.dbt_target_dir.parent}, {settings.logs_dir}")
@@ -208,28 +223,34 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("batches", nargs="*", help="batch folders (default: every batch under $TIERWISE_HOME/landing)")
     load.set_defaults(func=cmd_load)
 
+    rules_help = (
+        "folder of rule CSVs (same names as seeds/) that replace the shipped defaults for this "
+        "warehouse from now on; the tier history is rebuilt under them"
+    )
     run = sub.add_parser(
         "run",
-        help="build the dbt project for one month (or a range)",
-        description="Run `dbt build` (models, snapshots, seeds, tests) for the given month(s).",
+        help="refresh one month: load its batch, build, test, publish, report (Dagster)",
+        description="Run the Dagster job monthly_refresh for one month's partition in this process: "
+        "load the month's landing batch (or use the one already loaded), dbt build (models, "
+        "snapshots, seeds, tests as asset checks), publish the marts for BI and render the "
+        "reports. The run is recorded in the Dagster instance under $TIERWISE_HOME/dagster.",
     )
-    which = run.add_mutually_exclusive_group(required=True)
-    which.add_argument("--month", type=_month_arg, help="month to build, YYYY-MM")
-    which.add_argument("--from", dest="from_month", type=_month_arg, help="first month of a range, YYYY-MM")
-    run.add_argument("--to", dest="to_month", type=_month_arg, help="last month of a range (with --from)")
-    run.add_argument(
-        "--rules",
-        default=None,
-        help="folder of rule CSVs (same names as seeds/) that replace the "
-        "shipped defaults for this warehouse from now on",
-    )
-    run.add_argument(
-        "--single-run",
-        action="store_true",
-        help="build a --from/--to range in one dbt invocation "
-        "(a backfill) instead of month by month; both give the same marts",
-    )
+    run.add_argument("--month", type=_month_arg, required=True, help="month to refresh, YYYY-MM")
+    run.add_argument("--rules", default=None, help=rules_help)
     run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser(
+        "backfill",
+        help="refresh a range of months in one Dagster run (or month by month)",
+        description="Run monthly_refresh over the partitions --from..--to. By default one run "
+        "covers the range (one dbt build that carries the downgrade grace month to month); "
+        "--month-by-month runs one partition after another. Both give the same marts.",
+    )
+    backfill.add_argument("--from", dest="from_month", type=_month_arg, required=True, help="first month, YYYY-MM")
+    backfill.add_argument("--to", dest="to_month", type=_month_arg, required=True, help="last month, YYYY-MM")
+    backfill.add_argument("--month-by-month", action="store_true", help="one Dagster run per month, in order")
+    backfill.add_argument("--rules", default=None, help=rules_help)
+    backfill.set_defaults(func=cmd_backfill)
 
     pub = sub.add_parser(
         "publish",
@@ -254,8 +275,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "from_month", None) and not getattr(args, "to_month", None):
-        parser.error("--from needs --to")
     return args.func(args, Settings.from_env())
 
 

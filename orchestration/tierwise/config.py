@@ -12,6 +12,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
+# The Dagster instance: no telemetry; every concurrency pool (tierwise uses one, for the build
+# database, which DuckDB lets only one process write) runs one step at a time across all runs.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -60,8 +70,8 @@ class Settings:
         ):
             folder.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
-            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
+        if not dagster_yaml.exists():  # an operator's own instance settings are kept
+            dagster_yaml.write_text(DAGSTER_YAML)
 
     def dbt_env(self) -> dict[str, str]:
         """Environment dbt reads (profiles.yml uses env_var); telemetry is always off."""

@@ -1,30 +1,5 @@
-"""The tierwise Dagster code location: `dagster dev -m tierwise.definitions`."""
+"""The tierwise Dagster code location: `dagster dev -m tierwise.definitions` (or `make dagster`)."""
 
-from __future__ import annotations
-
-import dagster as dg
-from dagster_dbt import DbtCliResource
-
-from tierwise.config import Settings
-from tierwise.defs.automation import monthly_refresh_job, monthly_refresh_schedule, new_batch_sensor
-from tierwise.defs.dbt_assets import build_dbt_assets, dbt_executable, dbt_project, prepare_manifest
-from tierwise.defs.landing import landing_batch
-from tierwise.defs.publish import build_publish_asset
-
-
-def build_definitions(settings: Settings | None = None, dbt_retries: int = 2) -> dg.Definitions:
-    """The code location; dbt_retries covers transient failures (tests pass 0)."""
-    settings = settings or Settings.from_env()
-    manifest = prepare_manifest(settings)
-    dbt = build_dbt_assets(manifest, retries=dbt_retries)
-    marts = [key for key in dbt.keys if key.path[0] == "marts"]
-    return dg.Definitions(
-        assets=[landing_batch, dbt, build_publish_asset(marts)],
-        jobs=[monthly_refresh_job],
-        schedules=[monthly_refresh_schedule],
-        sensors=[new_batch_sensor],
-        resources={"dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())},
-    )
-
+from tierwise.defs.location import build_definitions
 
 defs = build_definitions()

@@ -5,12 +5,10 @@ import json
 import dagster as dg
 
 from tierwise.config import Settings
-from tierwise.defs.partitions import monthly_partitions
 
 monthly_refresh_job = dg.define_asset_job(
     "monthly_refresh",
     selection=dg.AssetSelection.all(),
-    partitions_def=monthly_partitions,
     description="Load the month's batch and build every dbt model, test and snapshot for it.",
 )
 

@@ -12,13 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from tierwise.config import DBT_PROJECT_DIR, Settings
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
-from tierwise.rules import rules_changed_since_last_build, rules_path_for_dbt
+from tierwise.months import as_of_date
+from tierwise.rules import record_rules_built, rules_changed_since_last_build, rules_path_for_dbt
 
 BUILD_POOL = "tierwise_build_db"  # DuckDB allows one writer: one build at a time
+# Failures worth a retry: another process holds the DuckDB file, or the disk hiccuped. A failing
+# test or a model error is deterministic and fails the run at once.
+TRANSIENT_ERRORS = ("Could not set lock on file", "IO Error", "Conflicting lock")
 
 
 def dbt_project() -> DbtProject:
@@ -80,6 +86,53 @@ class TierwiseTranslator(DagsterDbtTranslator):
         return super().get_asset_key(dbt_resource_props)
 
 
+def dbt_errors(exc: Exception, limit: int = 2000) -> str:
+    """The error lines dbt logged (dagster-dbt collects them after 'Errors parsed from dbt logs')."""
+    text = str(exc)
+    marker = "Errors parsed from dbt logs:"
+    return (text.split(marker, 1)[1] if marker in text else text).strip()[:limit]
+
+
+def stream_with_mart_row_counts(stream, key_for_output, settings: Settings, months: tuple[str, str]):
+    """Yield dbt's events as they come until the first mart's: that one and all after it wait
+    for dbt's process to end (DuckDB: one writer), then get dagster/row_count and, for monthly
+    marts, dagster/partition_row_count (rows dated in the run's months) from a short connection."""
+    held = []
+    try:
+        for event in stream:
+            key = key_for_output(event.output_name) if isinstance(event, dg.Output) else event.asset_key
+            if held or key.path[0] == "marts":  # from the first mart on (events keep dbt's order)
+                held.append((key, event))
+            else:
+                yield event
+    except BaseException:
+        yield from (event for _, event in held)  # what was built and every check stay visible
+        raise
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        for key, event in held:
+            if isinstance(event, dg.Output | dg.AssetMaterialization) and key.path[0] == "marts":
+                event = event.with_metadata({**event.metadata, **_row_counts(con, key.path[-1], *months)})
+            yield event
+    finally:
+        con.close()
+
+
+def _row_counts(con: duckdb.DuckDBPyConnection, table: str, first_month: str, last_month: str) -> dict:
+    columns = {r[0] for r in con.execute(f"describe marts.{table}").fetchall()}  # noqa: S608 - name from manifest
+    total = con.execute(f"select count(*) from marts.{table}").fetchone()[0]  # noqa: S608
+    if "as_of_date" not in columns:
+        return {"dagster/row_count": dg.MetadataValue.int(total)}
+    in_run = con.execute(
+        f"select count(*) from marts.{table} where as_of_date between ? and ?",  # noqa: S608
+        [as_of_date(first_month).replace(day=1), as_of_date(last_month)],
+    ).fetchone()[0]
+    return {
+        "dagster/row_count": dg.MetadataValue.int(total),
+        "dagster/partition_row_count": dg.MetadataValue.int(in_run),
+    }
+
+
 def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=manifest,
@@ -98,8 +151,17 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
         keys = context.partition_keys
         args = build_args(keys[0], keys[-1], rules_changed_since_last_build(settings))
         context.log.info(f"dbt {' '.join(args)}")
-        # Not .fetch_row_counts() / .fetch_column_metadata(): they open dbt's DuckDB connection in
-        # this process and keep it, which blocks the next partition's loader (one writer only).
-        yield from dbt.cli(args, context=context).stream()
+        months = (month_of_partition(keys[0]), month_of_partition(keys[-1]))
+        try:
+            stream = dbt.cli(args, context=context).stream()
+            yield from stream_with_mart_row_counts(stream, context.asset_key_for_output, settings, months)
+        except DagsterDbtCliRuntimeError as exc:
+            transient = any(marker in str(exc) for marker in TRANSIENT_ERRORS)
+            raise dg.Failure(
+                description=f"dbt build failed for {months[0]}..{months[1]}: {dbt_errors(exc)}",
+                metadata={"dbt_errors": dg.MetadataValue.text(str(exc)[-4000:])},
+                allow_retries=transient,
+            ) from exc
+        record_rules_built(settings)
 
     return tierwise_dbt

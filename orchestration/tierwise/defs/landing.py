@@ -11,7 +11,7 @@ from tierwise.config import Settings
 from tierwise.defs.dbt_assets import BUILD_POOL
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
 from tierwise.landing.contract import TABLES
-from tierwise.landing.loader import load_batch
+from tierwise.landing.loader import load_batch, loaded_batch_for_month
 from tierwise.landing.reader import BatchRefused
 
 CONTROL_TABLES = ("_load_batches", "_load_reconciliation", "_quarantine", "_dq_rollforward_breaks")
@@ -44,13 +44,20 @@ def landing_batch(context: dg.AssetExecutionContext):
 
 
 def _load_month(settings: Settings, month: str):
+    """Load the month's batch folder; without one, use the batch `tierwise load` already put in raw."""
     folder = settings.landing_dir / month
-    if not (folder / "_manifest.json").is_file():
-        raise dg.Failure(f"no landing batch for {month}: {folder}/_manifest.json is missing")
     con = duckdb.connect(str(settings.warehouse_path))
     try:
-        return load_batch(con, folder)
+        if (folder / "_manifest.json").is_file():
+            return load_batch(con, folder)
+        loaded = loaded_batch_for_month(con, month)
+        if loaded is None:
+            raise dg.Failure(
+                f"no landing batch for {month}: {folder}/_manifest.json is missing and raw holds none",
+                allow_retries=False,
+            )
+        return loaded
     except BatchRefused as exc:
-        raise dg.Failure(f"batch {month} refused: {exc}") from exc
+        raise dg.Failure(f"batch {month} refused: {exc}", allow_retries=False) from exc
     finally:
         con.close()

@@ -19,7 +19,7 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         description="Read-only serving DuckDB + Parquet of the marts schema, swapped atomically (no raw, no PII).",
     )
     def serving_publication(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        result = publish(Settings.from_env(), run_id=context.run_id)
+        result = publish(Settings.from_env(), run_id=context.run.run_id)
         table = "\n".join(["| mart | rows |", "|---|---|"] + [f"| {k} | {v} |" for k, v in result.row_counts.items()])
         return dg.MaterializeResult(
             metadata={

@@ -411,3 +411,18 @@ def _reconciliation(con, batch_id: str) -> list[TableReconciliation]:
         [batch_id],
     ).fetchall()
     return [TableReconciliation(*r) for r in rows]
+
+
+def loaded_batch_for_month(con: duckdb.DuckDBPyConnection, month: str) -> LoadResult | None:
+    """The batch already in raw for month 'YYYY-MM' (the newest revision), or None."""
+    ensure_raw_schema(con)
+    row = con.execute(
+        "select batch_id, as_of_date from raw._load_batches where strftime(as_of_date, '%Y-%m') = ? "
+        "order by loaded_at desc limit 1",
+        [month],
+    ).fetchone()
+    if row is None:
+        return None
+    result = LoadResult(row[0], row[1], "already loaded")
+    result.tables = _reconciliation(con, row[0])
+    return result
