@@ -3,6 +3,7 @@ partitions materialized in process with the dbt tests evaluated as asset checks.
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,8 +13,14 @@ import golden_expected as exp
 import pytest
 from golden_bank import MONTHS, write_golden_bank
 from tierwise.config import Settings
-from tierwise.defs.automation import monthly_refresh_schedule, new_batch_sensor
+from tierwise.defs.automation import (
+    build_refresh_schedule,
+    monthly_refresh_job,
+    monthly_refresh_schedule,
+    new_batch_sensor,
+)
 from tierwise.defs.dbt_assets import build_args
+from tierwise.defs.landing import landing_batch
 from tierwise.defs.partitions import month_of_partition
 from tierwise.refresh import instance_for
 
@@ -48,7 +55,7 @@ def test_definitions_load_one_graph_from_landing_to_marts(defs):
     assert dg.AssetKey(["marts", "rpt_tier_kpis"]) in graph.get(dg.AssetKey("serving_publication")).parent_keys
     # Mart columns (types and descriptions from the dbt YAML) are on the asset definitions.
     spec = graph.get(dg.AssetKey(["marts", "fct_customer_tier"]))
-    columns = {c.name: c for c in spec.metadata["dagster/column_schema"].schema.columns}
+    columns = {c.name: c for c in spec.metadata["dagster/column_schema"].columns}
     assert columns["months_below_tier"].type == "integer" and columns["months_below_tier"].description
 
 
@@ -66,13 +73,30 @@ def test_dbt_args_are_validated():
             month_of_partition(bad)
 
 
+def _resolved(schedule) -> dg.ScheduleDefinition:
+    """The schedule as the code location resolves it (the job's partitions come from its assets)."""
+    defs = dg.Definitions(assets=[landing_batch], jobs=[monthly_refresh_job], schedules=[schedule])
+    return defs.resolve_schedule_def("monthly_refresh_schedule")
+
+
 def test_schedule_refreshes_the_month_just_closed():
+    schedule = _resolved(monthly_refresh_schedule)
     when = dt.datetime(2026, 11, 3, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     context = dg.build_schedule_context(scheduled_execution_time=when)
-    requests = list(monthly_refresh_schedule.evaluate_tick(context).run_requests)
+    requests = list(schedule.evaluate_tick(context).run_requests)
     assert [r.partition_key for r in requests] == ["2026-10-01"]
-    assert monthly_refresh_schedule.cron_schedule == "0 6 3 * *"
-    assert monthly_refresh_schedule.execution_timezone == "Asia/Shanghai"
+    assert schedule.cron_schedule == "0 6 3 * *"
+    assert schedule.execution_timezone == "Asia/Shanghai"
+
+
+def test_refresh_time_is_configurable_and_validated(monkeypatch):
+    monkeypatch.setenv("TIERWISE_REFRESH_AT", "5 22:30")
+    schedule = _resolved(build_refresh_schedule())
+    assert schedule.cron_schedule == "30 22 5 * *"
+    assert schedule.execution_timezone == "Asia/Shanghai"
+    for bad in ("31 06:00", "3 6", "3 24:00", "third 06:00"):
+        with pytest.raises(ValueError, match="TIERWISE_REFRESH_AT"):
+            build_refresh_schedule(bad)
 
 
 def test_sensor_requests_each_valid_new_batch_once(tmp_path, monkeypatch):
@@ -175,3 +199,23 @@ def test_error_check_stops_publish_warn_check_does_not(tmp_path, monkeypatch):
     assert con.execute("select run_id from marts._publication").fetchone()[0] == first.run_id
     assert con.execute("select count(distinct as_of_date) from marts.fct_customer_tier").fetchone()[0] == 1
     con.close()
+
+
+def test_dagster_cli_validates_the_code_location(tmp_path):
+    """What `make dagster` loads: `dagster definitions validate -m tierwise.definitions`."""
+    import os
+    import subprocess
+
+    home = tmp_path / "home"
+    Settings(home).ensure()
+    env = {**os.environ, "TIERWISE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    dagster = Path(sys.executable).with_name("dagster")
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "tierwise.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation successful" in done.stdout + done.stderr

@@ -137,6 +137,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if _refresh(settings, months[0], months[-1], single_run=True):
         return 1
     _print_tier_summary(settings)
+    print(f"[demo] monthly review: {settings.reports_dir / end / 'monthly_review.md'}")
+    print(f"[demo] published for BI: {settings.home / 'serving' / 'serving.duckdb'} (+ Parquet under serving/parquet)")
     print(f"[demo] done. build warehouse: {settings.warehouse_path}")
     print(f"[demo] landing batches: {settings.landing_dir}")
     print(f"[demo] dbt artifacts and logs: {settings.dbt_target_dir.parent}, {settings.logs_dir}")
@@ -144,11 +146,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_tier_summary(settings: Settings) -> None:
-    """The latest month's tier KPIs, read back from the marts."""
+    """The latest month's tier KPIs, read back from the published serving database."""
     import duckdb
 
-    # dbt-duckdb keeps its in-process database open; connect with the same configuration.
-    con = duckdb.connect(str(settings.warehouse_path))
+    from tierwise.publish import serving_dir
+
+    con = duckdb.connect(str(serving_dir(settings) / "serving.duckdb"), read_only=True)
     try:
         rows = con.execute(
             "select cast(as_of_date as varchar), tier, customers, aum_cny, aum_share, aum_retention_rate "
@@ -263,9 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="the main job on sample data: generate, load, build all months",
+        help="the main job on sample data: generate, load, build, test, publish, report",
         description="Generate a synthetic bank under $TIERWISE_HOME/landing, load every batch, "
-        "build every month in order, and print where the outputs are.",
+        "then backfill every month in one Dagster run (dbt build with tests as asset checks, "
+        "publish, monthly review report), and print where the outputs are.",
     )
     _add_bank_args(demo)
     demo.set_defaults(func=cmd_demo)

@@ -21,7 +21,7 @@ import duckdb
 
 from tierwise.config import Settings
 
-KEEP_PARQUET_RELEASES = 2
+KEEP_RELEASES = 2  # DuckDB files and Parquet folders
 
 
 @dataclass
@@ -34,6 +34,16 @@ class Publication:
 
 def serving_dir(settings: Settings) -> Path:
     return settings.home / "serving"
+
+
+def current_release_db(settings: Settings) -> Path:
+    """The immutable release file serving.duckdb currently is (same inode), for readers in a
+    process that may still hold an earlier serving.duckdb open (DuckDB caches by path)."""
+    serving = serving_dir(settings) / "serving.duckdb"
+    for candidate in sorted((serving_dir(settings) / "releases").glob("*.duckdb"), reverse=True):
+        if os.path.samefile(candidate, serving):
+            return candidate
+    raise FileNotFoundError(f"no release file behind {serving}: publish first")
 
 
 def publish(settings: Settings, run_id: str = "manual") -> Publication:
@@ -80,8 +90,18 @@ def publish(settings: Settings, run_id: str = "manual") -> Publication:
     finally:
         con.close()
 
+    # Each release keeps its own immutable file (what the report reads); serving.duckdb is a
+    # hard link to the newest, swapped in by an atomic rename.
+    releases_db = root / "releases"
+    releases_db.mkdir(exist_ok=True)
+    release_path = releases_db / f"{release}.duckdb"
+    os.replace(staging_db, release_path)
     serving_path = root / "serving.duckdb"
-    os.replace(staging_db, serving_path)
+    link = root / f".serving-{release}.link"
+    os.link(release_path, link)
+    os.replace(link, serving_path)
+    for old in sorted(releases_db.glob("*.duckdb"))[:-KEEP_RELEASES]:
+        old.unlink()  # a reader still on it keeps its open file
     _swap_symlink(parquet_root / "current", Path("releases") / release)
     _prune_releases(parquet_root / "releases")
     return Publication(release, serving_path, parquet_root / "current", counts)
@@ -97,5 +117,5 @@ def _swap_symlink(link: Path, target: Path) -> None:
 
 def _prune_releases(releases: Path) -> None:
     """Keep the newest releases only (a reader may still be on the previous one)."""
-    for old in sorted(p for p in releases.iterdir() if p.is_dir())[:-KEEP_PARQUET_RELEASES]:
+    for old in sorted(p for p in releases.iterdir() if p.is_dir())[:-KEEP_RELEASES]:
         shutil.rmtree(old, ignore_errors=True)

@@ -16,6 +16,8 @@ from tierwise.config import Settings
 from tierwise.months import month_range, parse_month
 
 JOB_NAME = "monthly_refresh"
+# The terminal gets INFO and above; every event (DEBUG included) is stored in the instance.
+RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @dataclass
@@ -70,13 +72,15 @@ def refresh(
         label = first if first == last else f"{first}..{last}"
         log(f"[refresh] {JOB_NAME} {label}")
         if first == last:
-            run = job.execute_in_process(partition_key=partition_key(first), instance=instance, raise_on_error=False)
+            run = job.execute_in_process(
+                RUN_CONFIG, partition_key=partition_key(first), instance=instance, raise_on_error=False
+            )
         else:
             tags = {
                 ASSET_PARTITION_RANGE_START_TAG: partition_key(first),
                 ASSET_PARTITION_RANGE_END_TAG: partition_key(last),
             }
-            run = job.execute_in_process(tags=tags, instance=instance, raise_on_error=False)
+            run = job.execute_in_process(RUN_CONFIG, tags=tags, instance=instance, raise_on_error=False)
         result.run_ids.append(run.run_id)
         if not run.success:
             result.failure = f"{label}: " + _failure_text(run)

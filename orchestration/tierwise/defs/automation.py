@@ -1,6 +1,8 @@
 """The monthly refresh: a schedule for the month just closed, and a sensor for new batches."""
 
 import json
+import os
+import re
 
 import dagster as dg
 
@@ -12,11 +14,34 @@ monthly_refresh_job = dg.define_asset_job(
     description="Load the month's batch and build every dbt model, test and snapshot for it.",
 )
 
-# Default: the 3rd of each month, 06:00 Asia/Shanghai, for the month just closed (the latest
-# complete partition).
-monthly_refresh_schedule = dg.build_schedule_from_partitioned_job(
-    monthly_refresh_job, day_of_month=3, hour_of_day=6, minute_of_hour=0, name="monthly_refresh_schedule"
-)
+DEFAULT_REFRESH_AT = "3 06:00"  # day of month and time, Asia/Shanghai (the partitions' timezone)
+
+
+def parse_refresh_at(text: str) -> tuple[int, int, int]:
+    """'D HH:MM' -> (day, hour, minute); day 1-28 so every month has it."""
+    match = re.fullmatch(r"\s*(\d{1,2})\s+(\d{1,2}):(\d{2})\s*", text)
+    if not match:
+        raise ValueError(f"TIERWISE_REFRESH_AT must look like 'D HH:MM' (e.g. '3 06:00'), got {text!r}")
+    day, hour, minute = (int(g) for g in match.groups())
+    if not (1 <= day <= 28 and hour < 24 and minute < 60):
+        raise ValueError(f"TIERWISE_REFRESH_AT {text!r}: day must be 1-28, time a valid HH:MM")
+    return day, hour, minute
+
+
+def build_refresh_schedule(refresh_at: str | None = None) -> dg.ScheduleDefinition:
+    """The monthly refresh for the month just closed (the latest complete partition), on the
+    day and time of $TIERWISE_REFRESH_AT (default '3 06:00', Asia/Shanghai)."""
+    day, hour, minute = parse_refresh_at(refresh_at or os.environ.get("TIERWISE_REFRESH_AT") or DEFAULT_REFRESH_AT)
+    return dg.build_schedule_from_partitioned_job(
+        monthly_refresh_job,
+        day_of_month=day,
+        hour_of_day=hour,
+        minute_of_hour=minute,
+        name="monthly_refresh_schedule",
+    )
+
+
+monthly_refresh_schedule = build_refresh_schedule(DEFAULT_REFRESH_AT)
 
 
 def _valid_manifest_month(folder) -> str | None:

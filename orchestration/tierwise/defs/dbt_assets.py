@@ -36,13 +36,15 @@ def dbt_executable() -> str:
 
 
 def prepare_manifest(settings: Settings) -> Path:
-    """Parse the dbt project so the definitions can be built from a fresh manifest."""
+    """Parse the dbt project into $TIERWISE_HOME/dbt/target (never the repository, so two homes
+    never share a target folder); dbt runs copy the partial-parse file from there."""
     from dbt.cli.main import dbtRunner
 
     project = dbt_project()
+    settings.ensure()
     os.environ.update(settings.dbt_env())
     os.environ["TIERWISE_RULES_PATH"] = rules_path_for_dbt(settings)
-    target = project.project_dir / project.target_path
+    target = settings.dbt_target_dir
     result = dbtRunner().invoke(
         [
             "parse",
@@ -56,7 +58,7 @@ def prepare_manifest(settings: Settings) -> Path:
     )
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
-    return project.manifest_path
+    return target / "manifest.json"
 
 
 def build_args(first_month: str, last_month: str, full_refresh: bool) -> list[str]:

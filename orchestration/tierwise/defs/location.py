@@ -5,7 +5,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from tierwise.config import Settings
-from tierwise.defs.automation import monthly_refresh_job, monthly_refresh_schedule, new_batch_sensor
+from tierwise.defs.automation import build_refresh_schedule, monthly_refresh_job, new_batch_sensor
 from tierwise.defs.dbt_assets import build_dbt_assets, dbt_executable, dbt_project, prepare_manifest
 from tierwise.defs.landing import landing_batch
 from tierwise.defs.publish import build_publish_asset
@@ -21,7 +21,7 @@ def build_definitions(settings: Settings | None = None, dbt_retries: int = 2) ->
     return dg.Definitions(
         assets=[landing_batch, dbt, build_publish_asset(marts), monthly_review],
         jobs=[monthly_refresh_job],
-        schedules=[monthly_refresh_schedule],
+        schedules=[build_refresh_schedule()],
         sensors=[new_batch_sensor],
         resources={"dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())},
     )

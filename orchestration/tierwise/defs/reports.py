@@ -4,7 +4,7 @@ import dagster as dg
 
 from tierwise.config import Settings
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
-from tierwise.publish import serving_dir
+from tierwise.publish import current_release_db
 from tierwise.report import render_monthly_review
 
 
@@ -19,7 +19,7 @@ from tierwise.report import render_monthly_review
 )
 def monthly_review(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = Settings.from_env()
-    serving = serving_dir(settings) / "serving.duckdb"
+    serving = current_release_db(settings)
     reports = [
         render_monthly_review(serving, month_of_partition(key), settings.reports_dir) for key in context.partition_keys
     ]
