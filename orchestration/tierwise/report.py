@@ -10,6 +10,7 @@ from pathlib import Path
 from string import Template
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from tierwise.config import REPO_ROOT
@@ -84,7 +85,12 @@ def render_monthly_review(serving_path: Path, month: str, out_root: Path) -> Rep
         "reason_table": markdown_table(reasons) if not reasons.empty else "_No high-risk customers this month._",
         "cross_sell_table": markdown_table(cross_sell) if not cross_sell.empty else "_No suitable recommendation._",
         "rm_summary": f"{len(rm):,} relationship managers hold clients; {len(over):,} over capacity.",
-        "rm_table": markdown_table(rm.head(10).assign(aum_cny=rm["aum_cny"].map(_money)))
+        "rm_table": markdown_table(
+            rm.head(10).assign(
+                aum_cny=rm["aum_cny"].map(_money),
+                max_clients=rm["max_clients"].map(lambda v: "no cap" if pd.isna(v) else f"{int(v):,}"),
+            )
+        )
         if not rm.empty
         else "_No relationship-manager assignments._",
     }
@@ -95,7 +101,11 @@ def render_monthly_review(serving_path: Path, month: str, out_root: Path) -> Rep
 
 def markdown_table(frame: pd.DataFrame) -> str:
     def cell(value) -> str:
-        return "-" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+        if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+            return "-"
+        if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+            return f"{int(value):,}"
+        return str(value)
 
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
