@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_CUSTOMERS ?= 10000
 DEMO_MONTHS ?= 12
 
-.PHONY: demo test lint install clean dagster
+.PHONY: demo test lint install clean dagster sysdeps
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,23 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(INSTALLED)
+install: $(INSTALLED) sysdeps
+
+## sysdeps: Debian packages the reports need — a CJK font for Chinese PDFs and charts (the report
+## must not depend on a font the machine happens to have), Pango for WeasyPrint, poppler-utils for
+## the PDF tests. Installs only what is missing (as root, or through sudo).
+SYSTEM_PACKAGES := fonts-noto-cjk fontconfig libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+sysdeps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  command -v apt-get >/dev/null || { echo "install these system packages first: $$missing" >&2; exit 1; }; \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing system packages:" $$missing; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 ## demo: generate a synthetic bank, load it, build every month, print where the outputs are.
-demo: $(INSTALLED)
+demo: $(INSTALLED) sysdeps
 	$(BIN)/tierwise demo --customers $(DEMO_CUSTOMERS) --months $(DEMO_MONTHS)
 
 ## dagster: the Dagster UI on the $(TIERWISE_HOME) warehouse, http://127.0.0.1:3000 (Ctrl-C stops it).
@@ -39,7 +52,7 @@ lint: $(INSTALLED)
 	TIERWISE_DUCKDB_PATH=$(TIERWISE_HOME)/lint/lint.duckdb $(BIN)/sqlfluff lint dbt_project
 
 ## test: the whole suite — lint, then pytest (unit, bad-input corpus, generator, end to end).
-test: lint
+test: sysdeps lint
 	$(BIN)/pytest
 
 clean:

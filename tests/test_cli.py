@@ -48,8 +48,8 @@ def test_month_helpers():
 
 def test_load_reports_a_refused_batch_and_exits_nonzero(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TIERWISE_HOME", str(tmp_path / "home"))
-    batch = tmp_path / "2025-10"
-    batch.mkdir()
+    batch = tmp_path / "home" / "landing" / "2025-10"
+    batch.mkdir(parents=True)
     (batch / "_manifest.json").write_text("{not json")
     assert main(["load", str(batch)]) == 2
     assert "REFUSED batch" in capsys.readouterr().err

@@ -136,7 +136,9 @@ def test_two_partitions_materialize_with_checks(defs, tmp_path):
     on_book = {m: sum(m in spec["on_book"] for spec in exp.CUSTOMER_MONTH.values()) for m in exp.M[:2]}
     assert metadata["dagster/partition_row_count"].value == on_book[exp.M[1]]
     assert metadata["dagster/row_count"].value == sum(on_book.values())
-    assert (settings.reports_dir / "2025-02" / "monthly_review.md").is_file()
+    assert {p.name for p in (settings.reports_dir / "2025-02").iterdir()} == {
+        f"monthly_review.{lang}.{fmt}" for lang in ("zh", "en") for fmt in ("html", "pdf", "xlsx")
+    }
     # The run ends by publishing the marts for BI.
     serving = duckdb.connect(str(settings.home / "serving" / "serving.duckdb"), read_only=True)
     published = serving.execute("select count(distinct as_of_date) from marts.fct_customer_tier").fetchone()[0]

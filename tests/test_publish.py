@@ -6,7 +6,7 @@ import duckdb
 import pytest
 from golden_bank import MONTHS, write_golden_bank
 from tierwise.cli import main
-from tierwise.config import Settings
+from tierwise.config import REPO_ROOT, Settings
 from tierwise.publish import publish
 
 
@@ -22,12 +22,18 @@ def _build(first, last):
     assert main(["backfill", "--from", first, "--to", last]) == 0
 
 
-def test_only_marts_are_published(home):
+def test_only_marts_and_the_audit_record_are_published(home):
     _build(MONTHS[0], MONTHS[2])
     result = publish(home, run_id="t1")
     reader = duckdb.connect(str(result.serving_path), read_only=True)
     schemas = {r[0] for r in reader.execute("select distinct schema_name from duckdb_tables()").fetchall()}
-    assert schemas == {"marts"}
+    assert schemas == {"marts", "audit"}
+    # The build run's test results and rule seeds travel with the marts: every test passed or
+    # warned (the golden bank is clean), and every seed in seeds/ is listed with its hash.
+    statuses = dict(reader.execute("select status, count(*) from audit.test_results group by all").fetchall())
+    assert set(statuses) == {"pass"} and statuses["pass"] > 100
+    seeds = {r[0] for r in reader.execute("select seed from audit.rule_versions").fetchall()}
+    assert seeds == {p.stem for p in (REPO_ROOT / "seeds").glob("*.csv")}
     tables = {r[0] for r in reader.execute("select table_name from duckdb_tables()").fetchall()}
     assert {"fct_customer_tier", "fct_churn_signals", "dim_customers", "_publication"} <= tables
     columns = {r[0] for r in reader.execute("select column_name from duckdb_columns()").fetchall()}
@@ -41,6 +47,8 @@ def test_only_marts_are_published(home):
     reader.close()
     parquet = sorted(p.name for p in (result.parquet_dir / "fct_customer_tier").iterdir())
     assert parquet == ["as_of_date=2025-01-31", "as_of_date=2025-02-28", "as_of_date=2025-03-31"]
+    assert (result.parquet_dir / "dim_tier_thresholds.parquet").is_file()  # not dated: one file
+    assert (result.parquet_dir / "_audit" / "test_results.parquet").is_file()
 
 
 def test_reader_keeps_its_publication_while_a_refresh_publishes(home):

@@ -28,6 +28,7 @@ def test_bank_rules_retier_later_months_only(tmp_path, monkeypatch, capsys):
     home = tmp_path / "home"
     monkeypatch.setenv("TIERWISE_HOME", str(home))
     landing = tmp_path / "landing"
+    monkeypatch.setenv("TIERWISE_LANDING_DIR", str(landing))
     write_golden_bank(landing)
     assert main(["load", *[str(landing / m) for m in MONTHS]]) == 0
     assert main(["backfill", "--from", MONTHS[0], "--to", MONTHS[-1]]) == 0

@@ -29,6 +29,7 @@ def test_backfill_equals_month_by_month(golden_sequential, golden_landing, tmp_p
     assert {1, 2} <= {row[9] for row in tiers}
     assert len(sequential) >= 9
 
+    monkeypatch.setenv("TIERWISE_LANDING_DIR", str(golden_landing))
     monkeypatch.setenv("TIERWISE_HOME", str(tmp_path / "one_run"))
     assert main(["load", *[str(golden_landing / m) for m in MONTHS]]) == 0
     assert main(["backfill", "--from", MONTHS[0], "--to", MONTHS[-1]]) == 0

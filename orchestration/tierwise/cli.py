@@ -38,9 +38,25 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class OutsideLandingRoot(ValueError):
+    pass
+
+
 def _batch_dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
     if args.batches:
-        return [Path(b) for b in args.batches]
+        root = settings.landing_dir.resolve()
+        batches = []
+        for given in args.batches:
+            path = Path(given).resolve()  # symlinks and '..' resolved before the check
+            if not path.is_relative_to(root):
+                raise OutsideLandingRoot(
+                    f"batch folder {given} is outside the landing root {root} "
+                    "(set TIERWISE_LANDING_DIR to deliver elsewhere)"
+                )
+            if not path.is_dir():
+                raise OutsideLandingRoot(f"batch folder {given} does not exist")
+            batches.append(path)
+        return batches
     root = settings.landing_dir
     return sorted(p for p in root.iterdir() if (p / "_manifest.json").is_file()) if root.is_dir() else []
 
@@ -51,7 +67,11 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from tierwise.landing.loader import load_batch
     from tierwise.landing.reader import BatchRefused
 
-    batches = _batch_dirs(args, settings)
+    try:
+        batches = _batch_dirs(args, settings)
+    except OutsideLandingRoot as exc:
+        print(f"[load] REFUSED {exc}", file=sys.stderr)
+        return 2
     if not batches:
         print(f"[load] no batch folders given and none under {settings.landing_dir}", file=sys.stderr)
         return 2
@@ -137,7 +157,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if _refresh(settings, months[0], months[-1], single_run=True):
         return 1
     _print_tier_summary(settings)
-    print(f"[demo] monthly review: {settings.reports_dir / end / 'monthly_review.md'}")
+    for path in sorted((settings.reports_dir / end).glob("monthly_review.*")):
+        print(f"[demo] monthly review: {path}")
     print(f"[demo] published for BI: {settings.home / 'serving' / 'serving.duckdb'} (+ Parquet under serving/parquet)")
     print(f"[demo] done. build warehouse: {settings.warehouse_path}")
     print(f"[demo] landing batches: {settings.landing_dir}")
@@ -173,6 +194,20 @@ def _shift_month(month: str, delta: int) -> str:
     y, m = (int(p) for p in month.split("-"))
     index = y * 12 + (m - 1) + delta
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Render the monthly review of a published month through the Dagster report job."""
+    from tierwise.refresh import render_report
+
+    langs = [args.lang] if args.lang else None
+    result = render_report(settings, args.month, langs=langs, formats=args.format)
+    if not result.success:
+        print(f"[report] FAILED {result.failure}", file=sys.stderr)
+        return 1
+    for path in result.paths:
+        print(f"[report] {path}")
+    return 0
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
@@ -263,6 +298,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pub.add_argument("--run-id", default="manual", help="run id recorded in marts._publication")
     pub.set_defaults(func=cmd_publish)
+
+    report = sub.add_parser(
+        "report",
+        help="render the monthly review of a published month (HTML, PDF, Excel)",
+        description="Render the monthly review (客户分层月度回顾) of month M from the serving database, "
+        "as the Dagster report job: $TIERWISE_HOME/reports/M/monthly_review.<lang>.<html|pdf|xlsx>.",
+    )
+    report.add_argument("--month", type=_month_arg, required=True, help="month to report, YYYY-MM")
+    report.add_argument("--lang", choices=["zh", "en"], default=None, help="one language (default: zh and en)")
+    report.add_argument(
+        "--format",
+        action="append",
+        choices=["html", "pdf", "xlsx"],
+        default=None,
+        help="a format to render (repeatable; default: all three)",
+    )
+    report.set_defaults(func=cmd_report)
 
     demo = sub.add_parser(
         "demo",

@@ -26,14 +26,20 @@ concurrency:
 @dataclass(frozen=True)
 class Settings:
     home: Path
+    landing_root: Path | None = None  # where landing batches are delivered; default home/landing
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(Path(os.environ.get("TIERWISE_HOME", ".tierwise")).resolve())
+        landing = os.environ.get("TIERWISE_LANDING_DIR")
+        return cls(
+            Path(os.environ.get("TIERWISE_HOME", ".tierwise")).resolve(),
+            Path(landing).resolve() if landing else None,
+        )
 
     @property
     def landing_dir(self) -> Path:
-        return self.home / "landing"
+        """The landing root: `tierwise load` refuses a batch folder outside it."""
+        return self.landing_root or self.home / "landing"
 
     @property
     def warehouse_path(self) -> Path:

@@ -33,6 +33,17 @@ def month_range(first: str, last: str) -> list[str]:
     return months
 
 
+BANK_TIMEZONE = "Asia/Shanghai"
+
+
+def bank_today() -> date:
+    """Today in the bank's time zone (a month closes at its last midnight there)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(BANK_TIMEZONE)).date()
+
+
 def last_closed_month(today: date | None = None) -> str:
     today = today or date.today()
     y, m = (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)

@@ -7,6 +7,7 @@ show up in `dagster dev` (see README) next to the scheduled ones.
 """
 
 import os
+import socket
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -36,6 +37,40 @@ def partition_key(month: str) -> str:
     return f"{parse_month(month)}-01"
 
 
+PID_TAG, HOST_TAG = "tierwise/pid", "tierwise/host"
+
+
+def run_tags() -> dict[str, str]:
+    """Who runs this in-process run: lets the next refresh recognise a run whose process died."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_dead_runs(instance: dg.DagsterInstance, log=print) -> list[str]:
+    """Fail the CLI's runs whose process died (SIGKILL, power loss) and free their build-pool
+    slot: otherwise the pool of 1 stays claimed and every later refresh waits for ever."""
+    recovered = []
+    filters = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
+    for run in instance.get_runs(filters=filters):
+        pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+        if pid is None or host != socket.gethostname() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"process {pid} of this run died without finishing (recovered)")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        recovered.append(run.run_id)
+        log(f"[refresh] run {run.run_id} (pid {pid}) had died: marked failed, build-pool slot freed")
+    return recovered
+
+
 def instance_for(settings: Settings) -> dg.DagsterInstance:
     """The persistent instance under $TIERWISE_HOME/dagster (telemetry off, build pool of 1)."""
     settings.ensure()
@@ -63,6 +98,7 @@ def refresh(
     months = month_range(first_month, last_month)
     result = RefreshResult(months)
     instance = instance or instance_for(settings)
+    recover_dead_runs(instance, log)
     job = build_definitions(settings).resolve_job_def(JOB_NAME)
     if single_run and len(months) > 1:
         batches = [(months[0], months[-1])]
@@ -73,12 +109,17 @@ def refresh(
         log(f"[refresh] {JOB_NAME} {label}")
         if first == last:
             run = job.execute_in_process(
-                RUN_CONFIG, partition_key=partition_key(first), instance=instance, raise_on_error=False
+                RUN_CONFIG,
+                partition_key=partition_key(first),
+                instance=instance,
+                raise_on_error=False,
+                tags=run_tags(),
             )
         else:
             tags = {
                 ASSET_PARTITION_RANGE_START_TAG: partition_key(first),
                 ASSET_PARTITION_RANGE_END_TAG: partition_key(last),
+                **run_tags(),
             }
             run = job.execute_in_process(RUN_CONFIG, tags=tags, instance=instance, raise_on_error=False)
         result.run_ids.append(run.run_id)
@@ -89,6 +130,51 @@ def refresh(
     return result
 
 
+@dataclass
+class ReportResult:
+    run_id: str
+    paths: list[str] = field(default_factory=list)
+    failure: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.failure is None
+
+
+def render_report(
+    settings: Settings,
+    month: str,
+    *,
+    langs: list[str] | None = None,
+    formats: list[str] | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> ReportResult:
+    """Materialize the monthly_review asset of one month (already published) in process."""
+    from tierwise.defs.location import build_definitions
+    from tierwise.defs.reports import REPORT_JOB
+
+    config: dict = {}
+    if langs:
+        config["langs"] = langs
+    if formats:
+        config["formats"] = formats
+    run_config = {**RUN_CONFIG, "ops": {"monthly_review": {"config": config}}}
+    instance = instance or instance_for(settings)
+    recover_dead_runs(instance)
+    job = build_definitions(settings).resolve_job_def(REPORT_JOB)
+    run = job.execute_in_process(
+        run_config, partition_key=partition_key(month), instance=instance, raise_on_error=False, tags=run_tags()
+    )
+    if not run.success:
+        return ReportResult(run.run_id, failure=_failure_text(run))
+    files = []
+    for event in run.get_asset_materialization_events():
+        listing = event.materialization.metadata.get("files")
+        if listing is not None:
+            files += [line[2:] for line in listing.value.splitlines() if line.startswith("- ")]
+    return ReportResult(run.run_id, files)
+
+
 def _failure_text(run: dg.ExecuteInProcessResult) -> str:
     """The failed steps and their errors, as an operator needs to read them."""
     lines = []
@@ -96,6 +182,9 @@ def _failure_text(run: dg.ExecuteInProcessResult) -> str:
         if event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
             message = error.message.strip() if error else "unknown error"
+            while error is not None and error.cause is not None:  # the user code's own exception
+                error = error.cause
+                message += " <- " + error.message.strip()
             lines.append(f"step {event.step_key} failed: {message}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             check = event.event_specific_data

@@ -16,6 +16,7 @@ import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
+from tierwise.audit import record_run
 from tierwise.config import DBT_PROJECT_DIR, Settings
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
 from tierwise.months import as_of_date
@@ -95,10 +96,11 @@ def dbt_errors(exc: Exception, limit: int = 2000) -> str:
     return (text.split(marker, 1)[1] if marker in text else text).strip()[:limit]
 
 
-def stream_with_mart_row_counts(stream, key_for_output, settings: Settings, months: tuple[str, str]):
+def stream_with_mart_row_counts(stream, key_for_output, settings: Settings, months: tuple[str, str], after=None):
     """Yield dbt's events as they come until the first mart's: that one and all after it wait
     for dbt's process to end (DuckDB: one writer), then get dagster/row_count and, for monthly
-    marts, dagster/partition_row_count (rows dated in the run's months) from a short connection."""
+    marts, dagster/partition_row_count (rows dated in the run's months) from a short connection,
+    on which `after(con)` (the audit record) runs first."""
     held = []
     try:
         for event in stream:
@@ -112,6 +114,8 @@ def stream_with_mart_row_counts(stream, key_for_output, settings: Settings, mont
         raise
     con = duckdb.connect(str(settings.warehouse_path))
     try:
+        if after is not None:
+            after(con)
         for key, event in held:
             if isinstance(event, dg.Output | dg.AssetMaterialization) and key.path[0] == "marts":
                 event = event.with_metadata({**event.metadata, **_row_counts(con, key.path[-1], *months)})
@@ -155,8 +159,17 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
         context.log.info(f"dbt {' '.join(args)}")
         months = (month_of_partition(keys[0]), month_of_partition(keys[-1]))
         try:
-            stream = dbt.cli(args, context=context).stream()
-            yield from stream_with_mart_row_counts(stream, context.asset_key_for_output, settings, months)
+            invocation = dbt.cli(args, context=context)
+
+            def record_audit(con: duckdb.DuckDBPyConnection) -> None:
+                run_results = invocation.get_artifact("run_results.json")
+                tests = record_run(con, settings, context.run_id, months, run_results, invocation.manifest)
+                context.log.info(f"audit: {tests} test results and the rule seeds recorded for run {context.run_id}")
+
+            stream = invocation.stream()
+            yield from stream_with_mart_row_counts(
+                stream, context.asset_key_for_output, settings, months, after=record_audit
+            )
         except DagsterDbtCliRuntimeError as exc:
             transient = any(marker in str(exc) for marker in TRANSIENT_ERRORS)
             raise dg.Failure(

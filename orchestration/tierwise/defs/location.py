@@ -9,7 +9,7 @@ from tierwise.defs.automation import build_refresh_schedule, monthly_refresh_job
 from tierwise.defs.dbt_assets import build_dbt_assets, dbt_executable, dbt_project, prepare_manifest
 from tierwise.defs.landing import landing_batch
 from tierwise.defs.publish import build_publish_asset
-from tierwise.defs.reports import monthly_review
+from tierwise.defs.reports import monthly_review, monthly_review_job
 
 
 def build_definitions(settings: Settings | None = None, dbt_retries: int = 2) -> dg.Definitions:
@@ -20,7 +20,7 @@ def build_definitions(settings: Settings | None = None, dbt_retries: int = 2) ->
     marts = [key for key in dbt.keys if key.path[0] == "marts"]
     return dg.Definitions(
         assets=[landing_batch, dbt, build_publish_asset(marts), monthly_review],
-        jobs=[monthly_refresh_job],
+        jobs=[monthly_refresh_job, monthly_review_job],
         schedules=[build_refresh_schedule()],
         sensors=[new_batch_sensor],
         resources={"dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())},

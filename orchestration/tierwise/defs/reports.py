@@ -1,11 +1,22 @@
-"""Report assets: rendered from the serving database once the month is published."""
+"""Report assets: the monthly review, rendered from the serving database once the month is
+published (HTML, PDF and Excel, Chinese and English)."""
 
 import dagster as dg
 
 from tierwise.config import Settings
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
 from tierwise.publish import current_release_db
-from tierwise.report import render_monthly_review
+from tierwise.reporting import FORMATS, render_review
+from tierwise.reporting.words import LANGS
+
+REPORT_JOB = "monthly_review_report"
+
+
+class ReviewConfig(dg.Config):
+    """Which languages and formats to render (default: all)."""
+
+    langs: list[str] = list(LANGS)
+    formats: list[str] = list(FORMATS)
 
 
 @dg.asset(
@@ -14,20 +25,31 @@ from tierwise.report import render_monthly_review
     deps=["serving_publication"],
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    description="Monthly tier review (reports/monthly_review.md) for branch and wealth managers, from the "
-    "published marts: tiers, migration, churn watchlist, cross-sell, RM books. Aggregates only.",
+    kinds={"pandas", "html", "pdf", "excel"},
+    description="Monthly tier review (客户分层月度回顾) for branch and wealth managers, read from the published "
+    "marts: headline KPIs, tiers and concentration, migration, churn watchlist, cross-sell, RM books, data "
+    "quality. HTML, PDF and Excel in zh and en under $TIERWISE_HOME/reports/YYYY-MM/.",
 )
-def monthly_review(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def monthly_review(context: dg.AssetExecutionContext, config: ReviewConfig) -> dg.MaterializeResult:
     settings = Settings.from_env()
     serving = current_release_db(settings)
-    reports = [
-        render_monthly_review(serving, month_of_partition(key), settings.reports_dir) for key in context.partition_keys
-    ]
-    latest = reports[-1]
+    rendered = []
+    for key in context.partition_keys:
+        try:
+            files = render_review(serving, month_of_partition(key), settings.reports_dir, config.langs, config.formats)
+        except (ValueError, RuntimeError) as exc:  # nothing published for the month, a font missing
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        rendered.append(files)
+    latest = rendered[-1]
+    listing = "\n".join(f"- {path}" for files in rendered for path in files.paths())
     return dg.MaterializeResult(
         metadata={
-            "reports": dg.MetadataValue.md("\n".join(f"- {r.markdown}" for r in reports)),
-            "path": dg.MetadataValue.path(str(latest.markdown)),
-            "preview": dg.MetadataValue.md(latest.markdown.read_text(encoding="utf-8")),
+            "files": dg.MetadataValue.md(listing),
+            "path": dg.MetadataValue.path(str(latest.paths()[0].parent)),
+            "months": dg.MetadataValue.int(len(rendered)),
+            "serving_release": dg.MetadataValue.path(str(serving)),
         }
     )
+
+
+monthly_review_job = dg.define_asset_job(REPORT_JOB, selection=[monthly_review.key])

@@ -18,6 +18,7 @@ import duckdb
 
 from tierwise.landing.contract import LOAD_ORDER, SQL_TYPES, TABLES, Table
 from tierwise.landing.reader import BatchRefused, read_file
+from tierwise.months import BANK_TIMEZONE, bank_today
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 META_COLUMNS = ("_batch_id", "_source_file", "_row_number")
@@ -114,6 +115,12 @@ def read_manifest(batch_dir: Path) -> tuple[dict, str]:
     next_day = date.fromordinal(as_of.toordinal() + 1)
     if next_day.day != 1:
         raise BatchRefused(f"_manifest.json: as_of_date {as_of} is not the last day of a month (数据日期)")
+    today = bank_today()
+    if as_of >= today:
+        raise BatchRefused(
+            f"_manifest.json: as_of_date {as_of} is not a closed month yet (today is {today} in {BANK_TIMEZONE}); "
+            "a batch is delivered after its month end"
+        )
     missing = [t for t in TABLES if t not in manifest["tables"]]
     if missing:
         raise BatchRefused(f"_manifest.json: table '{missing[0]}' missing from the manifest (all 11 are required)")

@@ -1,0 +1,389 @@
+"""Reliability and security suite: faults, determinism, bad input, PII, load.
+
+One warehouse (the golden bank) goes through the story an operator could live: January is
+published; the February refresh is killed during the dbt build, then during publish, then
+starved of memory, then March is tried before February — and after each the serving database
+and Parquet still hold January whole. Then February runs normally, is re-run (identical
+marts), and March is refreshed while BI readers query continuously. Finally everything
+published is scanned for PII. Each case is marked with its area; the terminal summary prints
+`cases tried, held, failed` per area (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+from golden_bank import CUSTOMERS, MONTHS, write_golden_bank
+from landing_builder import write_batch
+from tierwise.cli import main
+from tierwise.config import Settings
+
+TIERWISE = str(Path(sys.executable).with_name("tierwise"))
+JAN, FEB, MAR = MONTHS[0], MONTHS[1], MONTHS[2]
+
+
+def _env(home: Path, **extra) -> dict[str, str]:
+    return {**os.environ, "TIERWISE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), **extra}
+
+
+def _cli(home: Path, *args: str, timeout: int = 600, **extra) -> subprocess.CompletedProcess:
+    return subprocess.run([TIERWISE, *args], env=_env(home, **extra), capture_output=True, text=True, timeout=timeout)
+
+
+def publication(home: Path) -> dict:
+    """What BI sees now: the release, the months per mart, the Parquet release behind `current`."""
+    serving = home / "serving" / "serving.duckdb"
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        release = con.execute("select release from marts._publication").fetchone()[0]
+        tiers = con.execute(
+            "select cast(as_of_date as varchar), count(*) from marts.fct_customer_tier group by 1 order by 1"
+        ).fetchall()
+        kpis = con.execute("select distinct cast(as_of_date as varchar) from marts.rpt_tier_kpis order by 1").fetchall()
+    finally:
+        con.close()
+    return {
+        "release": release,
+        "tiers": tiers,
+        "kpi_months": [k[0] for k in kpis],
+        "parquet": os.readlink(home / "serving" / "parquet" / "current"),
+    }
+
+
+def marts_hashes(db: Path) -> dict[str, str]:
+    """md5 of every mart's sorted rows (the publication stamp excluded)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'marts' and table_name != '_publication'"
+            ).fetchall()
+        ]
+        return {
+            name: con.execute(
+                f"select md5(coalesce(string_agg(cast(t as varchar), chr(10) order by cast(t as varchar)), '')) "
+                f"from marts.{name} as t"
+            ).fetchone()[0]
+            for name in names
+        }
+    finally:
+        con.close()
+
+
+def _session_processes(session: int) -> list[tuple[int, bytes]]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            if int(text[text.rindex(")") + 2 :].split()[3]) == session:
+                found.append((int(stat.parent.name), (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    home = tmp_path_factory.mktemp("reliability")
+    write_golden_bank(home / "landing")
+    assert _cli(home, "load").returncode == 0
+    done = _cli(home, "run", "--month", JAN)
+    assert done.returncode == 0, done.stderr
+    return {"home": home, "january": publication(home)}
+
+
+def _assert_still_january(bank) -> None:
+    now = publication(bank["home"])
+    assert now == bank["january"], "the serving database or Parquet changed after a failed refresh"
+
+
+# ------------------------------------------------------------------------------------ faults
+@pytest.mark.reliability("faults")
+def test_sigkill_during_the_dbt_build_keeps_the_publication(bank):
+    home = bank["home"]
+    proc = subprocess.Popen(
+        [TIERWISE, "run", "--month", FEB],
+        env=_env(home),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if any(b"dbt" in cmd and b" build " in cmd for _, cmd in _session_processes(proc.pid)):
+            break
+        assert proc.poll() is None, "the refresh ended before dbt started"
+        time.sleep(0.2)
+    else:
+        pytest.fail("dbt build never started")
+    time.sleep(3)  # dbt is writing models now
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    for _ in range(50):  # the whole process group is gone, dbt included
+        if not _session_processes(proc.pid):
+            break
+        time.sleep(0.1)
+    assert not _session_processes(proc.pid)
+    _assert_still_january(bank)
+
+
+@pytest.mark.reliability("bad_input")
+def test_a_month_after_a_gap_is_refused_not_tiered(bank):
+    result = _cli(bank["home"], "run", "--month", MAR)
+    assert result.returncode == 1
+    assert "tier state for 2025-02-28 has not been built" in result.stderr
+    assert "had died: marked failed, build-pool slot freed" in result.stdout  # the killed run's slot
+    _assert_still_january(bank)
+
+
+@pytest.mark.reliability("faults")
+def test_sigkill_during_publish_keeps_the_publication(bank):
+    result = _cli(bank["home"], "run", "--month", FEB, TIERWISE_FAULT="publish-before-swap")
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+    _assert_still_january(bank)
+    assert list((bank["home"] / "serving").glob(".serving-*"))  # its staging file was left behind
+
+
+@pytest.mark.reliability("faults")
+def test_out_of_memory_fails_clearly_and_keeps_the_publication(bank):
+    result = _cli(bank["home"], "run", "--month", FEB, TIERWISE_DUCKDB_MEMORY_LIMIT="1MB")
+    assert result.returncode == 1
+    assert "dbt build failed for 2025-02..2025-02" in result.stderr
+    assert "Out of Memory" in result.stderr, result.stderr[-2000:]
+    _assert_still_january(bank)
+
+
+@pytest.mark.reliability("faults")
+def test_the_next_refresh_completes_normally(bank):
+    result = _cli(bank["home"], "run", "--month", FEB)
+    assert result.returncode == 0, result.stderr[-3000:]
+    now = publication(bank["home"])
+    assert [m for m, _ in now["tiers"]] == now["kpi_months"] == ["2025-01-31", "2025-02-28"]
+    assert now["release"] != bank["january"]["release"]
+    assert not list((bank["home"] / "serving").glob(".serving-*"))  # the abandoned staging file is gone
+    bank["february"] = now
+
+
+# ------------------------------------------------------------------------------- determinism
+@pytest.mark.reliability("determinism")
+def test_rerunning_a_month_gives_identical_marts(bank):
+    home = bank["home"]
+    serving = home / "serving" / "serving.duckdb"
+    before = marts_hashes(serving)
+    assert _cli(home, "run", "--month", FEB).returncode == 0
+    after = marts_hashes(serving)
+    assert publication(home)["release"] != bank["february"]["release"]  # a new publication...
+    assert after == before and len(after) >= 12  # ...with the same rows in every mart
+
+
+@pytest.mark.reliability("determinism")
+def test_same_generator_seed_gives_the_same_landing_and_raw_warehouse(tmp_path):
+    hashes = []
+    for name in ("a", "b"):
+        home = tmp_path / name
+        args = ["generate", "--customers", "300", "--months", "2", "--end-month", "2025-06", "--seed", "7"]
+        assert _cli(home, *args).returncode == 0
+        assert _cli(home, "load").returncode == 0
+        con = duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True)
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'raw' "
+                "and table_name not like '\\_%' escape '\\'"
+            ).fetchall()
+        ]
+        hashes.append(
+            {
+                t: con.execute(
+                    "select count(*), md5(string_agg(cast(x as varchar), chr(10) order by cast(x as varchar))) "
+                    f"from raw.{t} x"
+                ).fetchone()
+                for t in tables
+            }
+        )
+        con.close()
+    assert len(hashes[0]) == 11 and all(n > 0 for n, _ in hashes[0].values())
+    assert hashes[0] == hashes[1]
+
+
+# ------------------------------------------------------------------------------------- load
+READER = r"""
+import duckdb, json, pathlib, sys, time
+path, stop, out = sys.argv[1:4]
+with open(out, "w") as f:
+    while not pathlib.Path(stop).exists():
+        try:
+            con = duckdb.connect(path, read_only=True)
+            release = con.execute("select release from marts._publication").fetchone()[0]
+            tiers = con.execute("select cast(as_of_date as varchar), count(*) from marts.fct_customer_tier "
+                                "group by 1 order by 1").fetchall()
+            kpis = con.execute("select cast(as_of_date as varchar), sum(customers) from marts.rpt_tier_kpis "
+                               "group by 1 order by 1").fetchall()
+            con.close()
+            f.write(json.dumps({"release": release, "tiers": tiers, "kpis": kpis}) + "\n")
+        except Exception as exc:
+            f.write(json.dumps({"error": repr(exc)}) + "\n")
+        f.flush()
+        time.sleep(0.02)
+"""
+
+
+@pytest.mark.reliability("load")
+def test_bi_readers_during_a_refresh_see_one_whole_publication(bank, tmp_path):
+    home = bank["home"]
+    before = publication(home)["release"]
+    stop = tmp_path / "stop"
+    readers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                READER,
+                str(home / "serving" / "serving.duckdb"),
+                str(stop),
+                str(tmp_path / f"reader{i}.jsonl"),
+            ]
+        )
+        for i in range(3)
+    ]
+    started = time.perf_counter()
+    result = _cli(home, "run", "--month", MAR)
+    took = time.perf_counter() - started
+    time.sleep(1.0)
+    stop.touch()
+    for reader in readers:
+        assert reader.wait(timeout=30) == 0
+    assert result.returncode == 0, result.stderr[-3000:]  # never blocked by the readers
+    after = publication(home)["release"]
+    seen: dict[str, set] = {}
+    answers = 0
+    for i in range(3):
+        for line in (tmp_path / f"reader{i}.jsonl").read_text().splitlines():
+            answer = json.loads(line)
+            assert "error" not in answer, answer
+            answers += 1
+            tiers = {m: n for m, n in answer["tiers"]}
+            kpis = {m: n for m, n in answer["kpis"]}
+            assert tiers == kpis, answer  # one publication: tiers and KPIs agree month by month
+            seen.setdefault(answer["release"], set()).add(json.dumps(answer["tiers"]))
+    assert set(seen) <= {before, after} and after in seen and before in seen
+    assert all(len(v) == 1 for v in seen.values())  # each release always gives the same answer
+    assert len(json.loads(next(iter(seen[after])))) == 3 and len(json.loads(next(iter(seen[before])))) == 2
+    print(f"\n[load] 3 readers, {answers} answers during a {took:.0f}s refresh, releases seen: {len(seen)}")
+
+
+# -------------------------------------------------------------------------------------- PII
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z.])\d{17}[\dXx](?![0-9A-Za-z])")
+PHONE = re.compile(r"(?<![0-9A-Za-z.])1\d{10}(?![0-9A-Za-z])")
+
+
+def _leaks(text: str) -> list[str]:
+    found = [v for c in CUSTOMERS for v in c[1:4] if v in text]
+    return found + ID_NUMBER.findall(text) + PHONE.findall(text)
+
+
+def _text_of(path: Path) -> str:
+    if path.suffix == ".pdf":
+        return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    if path.suffix == ".xlsx":
+        wb = openpyxl.load_workbook(path)
+        return "\n".join(str(c.value) for ws in wb for row in ws.iter_rows() for c in row if c.value is not None)
+    if path.suffix == ".parquet":
+        con = duckdb.connect()
+        rows = con.execute("select * from read_parquet(?)", [str(path)]).fetchall()
+        con.close()
+        return str(rows)
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.reliability("pii")
+def test_nothing_published_carries_pii(bank):
+    home = bank["home"]
+    con = duckdb.connect(str(home / "serving" / "serving.duckdb"), read_only=True)
+    tables = con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+    for schema, table in tables:
+        text = str(con.execute(f'select * from {schema}."{table}"').fetchall())
+        assert not _leaks(text), (schema, table, _leaks(text)[:3])
+    con.close()
+    files = [p for p in (home / "serving" / "parquet" / "current").resolve().rglob("*.parquet")]
+    files += [p for p in (home / "reports").rglob("monthly_review.*")]
+    assert len(files) > 20
+    for path in files:
+        assert not _leaks(_text_of(path)), path
+
+
+@pytest.mark.reliability("pii")
+def test_pii_lives_only_in_the_restricted_raw_schema(bank):
+    con = duckdb.connect(str(home_db := bank["home"] / "warehouse" / "build.duckdb"), read_only=True)
+    schemas = {
+        r[0]
+        for r in con.execute(
+            "select distinct schema_name from duckdb_columns() where column_name in ('full_name', 'id_number', 'phone')"
+        ).fetchall()
+    }
+    con.close()
+    assert schemas == {"raw"}, home_db
+
+
+# -------------------------------------------------------------------------------- bad input
+@pytest.fixture
+def cli_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERWISE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("TIERWISE_LANDING_DIR", raising=False)
+    landing = Settings.from_env().landing_dir
+    landing.mkdir(parents=True)
+    return tmp_path
+
+
+BAD_ARGS = [
+    (["run", "--month", "2025-13"], "2025-13"),
+    (["run", "--month", "2025-01'; drop table marts.fct_customer_tier; --"], "YYYY-MM"),
+    (["backfill", "--from", "2025-03", "--to", "2025-01"], "is after --to"),
+    (["report", "--month", "25-1"], "YYYY-MM"),
+    (["load", "/etc"], "outside the landing root"),
+    (["load", "{landing}/../elsewhere"], "outside the landing root"),
+    (["load", "{landing}/2025-04"], "does not exist"),
+    (["run", "--month", "2025-01", "--rules", "{tmp}/no_such_rules"], "no_such_rules"),
+]
+
+
+@pytest.mark.reliability("bad_input")
+@pytest.mark.parametrize(("argv", "message"), BAD_ARGS, ids=[" ".join(a[:3]) for a, _ in BAD_ARGS])
+def test_bad_cli_arguments_are_refused_clearly(cli_home, capsys, argv, message):
+    landing = str(Settings.from_env().landing_dir)
+    argv = [a.format(landing=landing, tmp=cli_home) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse refuses a malformed value itself
+        code = exc.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.reliability("bad_input")
+def test_a_batch_dated_in_the_future_is_refused(cli_home, capsys):
+    batch = write_batch(Settings.from_env().landing_dir, batch_id="2099-12", as_of="2099-12-31")
+    assert main(["load", str(batch)]) == 2
+    assert "as_of_date 2099-12-31 is not a closed month yet" in capsys.readouterr().err
+    assert not (Settings.from_env().warehouse_path).exists() or _no_batches(Settings.from_env().warehouse_path)
+
+
+def _no_batches(db: Path) -> bool:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        exists = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = '_load_batches'"
+        ).fetchone()[0]
+        return not exists or con.execute("select count(*) from raw._load_batches").fetchone()[0] == 0
+    finally:
+        con.close()
