@@ -309,6 +309,8 @@ def _text_of(path: Path) -> str:
 @pytest.mark.reliability("pii")
 def test_nothing_published_carries_pii(bank):
     home = bank["home"]
+    docs = _cli(home, "docs")
+    assert docs.returncode == 0, docs.stderr[-2000:]
     con = duckdb.connect(str(home / "serving" / "serving.duckdb"), read_only=True)
     tables = con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
     for schema, table in tables:
@@ -317,7 +319,8 @@ def test_nothing_published_carries_pii(bank):
     con.close()
     files = [p for p in (home / "serving" / "parquet" / "current").resolve().rglob("*.parquet")]
     files += [p for p in (home / "reports").rglob("monthly_review.*")]
-    assert len(files) > 20
+    files += [p for p in (home / "docs").rglob("*") if p.suffix in (".html", ".json")]
+    assert len(files) > 20 and (home / "docs" / "index.html") in files
     for path in files:
         assert not _leaks(_text_of(path)), path
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 
 from tierwise.config import Settings
-from tierwise.rules import active_rules_dir
+from tierwise.months import as_of_date
+from tierwise.rules import active_rules_dir, rules_hash
 
 AUDIT_DDL = (
     "create schema if not exists audit",
@@ -27,7 +29,20 @@ AUDIT_DDL = (
     """create table if not exists audit.rule_versions (
         run_id varchar not null, seed varchar not null, rows bigint not null, sha256 varchar not null,
         versions varchar, recorded_at timestamp not null)""",
+    """create table if not exists audit.runs (
+        run_id varchar not null, from_month varchar not null, to_month varchar not null,
+        git_commit varchar, tierwise_version varchar, package_versions varchar not null,
+        rules_sha256 varchar not null, dbt_invocation_id varchar, recorded_at timestamp not null)""",
+    """create table if not exists audit.run_inputs (
+        run_id varchar not null, as_of_date date not null, batch_id varchar not null,
+        batch_revision integer, manifest_sha256 varchar, table_name varchar not null,
+        source_file varchar not null, file_sha256 varchar, rows_delivered bigint, rows_loaded bigint,
+        rows_quarantined bigint)""",
+    """create table if not exists audit.run_models (
+        run_id varchar not null, unique_id varchar not null, resource_type varchar not null,
+        relation varchar, status varchar not null, execution_seconds double, row_count bigint)""",
 )
+PACKAGES = ("tierwise", "dbt-core", "dbt-duckdb", "duckdb", "dagster", "dagster-dbt", "pandas")
 
 
 def test_rows(run_results: dict[str, Any], manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -72,6 +87,73 @@ def rule_rows(settings: Settings) -> list[dict[str, Any]]:
     return rows
 
 
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def git_commit() -> str | None:
+    """The commit of the code that ran (None outside a git checkout); '+dirty' if edited."""
+    import subprocess
+
+    from tierwise.config import REPO_ROOT
+
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def model_rows(run_results: dict[str, Any], manifest: dict[str, Any], con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Each model, seed and snapshot the run built, with its status, time and row count (tables)."""
+    rows = []
+    tables = {
+        (r[0], r[1])
+        for r in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+        ).fetchall()
+    }
+    for result in run_results.get("results", []):
+        unique_id = result["unique_id"]
+        kind = unique_id.split(".", 1)[0]
+        if kind not in ("model", "seed", "snapshot"):
+            continue
+        node = manifest.get("nodes", {}).get(unique_id, {})
+        schema, name = node.get("schema"), node.get("alias") or node.get("name")
+        count = None
+        if (schema, name) in tables:
+            count = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]  # noqa: S608
+        rows.append(
+            {
+                "unique_id": unique_id,
+                "resource_type": kind,
+                "relation": f"{schema}.{name}" if schema else None,
+                "status": result["status"],
+                "execution_seconds": result.get("execution_time"),
+                "row_count": count,
+            }
+        )
+    return rows
+
+
 def record_run(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -100,6 +182,43 @@ def record_run(
     con.executemany(
         "insert into audit.rule_versions values (?, ?, ?, ?, ?, ?)",
         [[run_id, r["seed"], r["rows"], r["sha256"], r["versions"], now] for r in rules],
+    )
+    for table in ("runs", "run_inputs", "run_models"):
+        con.execute(f"delete from audit.{table} where run_id = ?", [run_id])  # noqa: S608
+    versions = package_versions()
+    con.execute(
+        "insert into audit.runs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            *months,
+            git_commit(),
+            versions["tierwise"],
+            json.dumps(versions, sort_keys=True),
+            rules_hash(settings),
+            run_results.get("metadata", {}).get("invocation_id"),
+            now,
+        ],
+    )
+    # The batches this run read: the one serving each of its months (int_month_batches), with
+    # every file's checksum and reconciliation. Earlier months enter only through their
+    # already-built tier state and marts rows.
+    con.execute(
+        """insert into audit.run_inputs
+           select ?, b.as_of_date, b.batch_id, lb.revision, lb.manifest_sha256, r.table_name, r.source_file,
+                  r.file_sha256, r.rows_delivered, r.rows_loaded, r.rows_quarantined
+           from intermediate.int_month_batches b
+           join raw._load_batches lb on lb.batch_id = b.batch_id
+           join raw._load_reconciliation r on r.batch_id = b.batch_id
+           where b.as_of_date between ? and ?""",
+        [run_id, as_of_date(months[0]), as_of_date(months[1])],
+    )
+    con.executemany(
+        "insert into audit.run_models values (?, ?, ?, ?, ?, ?, ?)",
+        [
+            [run_id, m["unique_id"], m["resource_type"], m["relation"], m["status"], m["execution_seconds"]]
+            + [m["row_count"]]
+            for m in model_rows(run_results, manifest, con)
+        ],
     )
     con.execute("commit")
     return len(tests)

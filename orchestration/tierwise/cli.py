@@ -159,6 +159,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     _print_tier_summary(settings)
     for path in sorted((settings.reports_dir / end).glob("monthly_review.*")):
         print(f"[demo] monthly review: {path}")
+    if cmd_docs(args, settings):
+        return 1
     print(f"[demo] published for BI: {settings.home / 'serving' / 'serving.duckdb'} (+ Parquet under serving/parquet)")
     print(f"[demo] done. build warehouse: {settings.warehouse_path}")
     print(f"[demo] landing batches: {settings.landing_dir}")
@@ -207,6 +209,36 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for path in result.paths:
         print(f"[report] {path}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
+    """Why a customer-month got its tier, signals and recommendations, traced to source rows."""
+    from tierwise.explain import ExplainError, explain, to_json, to_text
+
+    try:
+        result = explain(settings.warehouse_path, args.customer, args.month)
+    except ExplainError as exc:
+        print(f"[explain] {exc}", file=sys.stderr)
+        return 2
+    print(to_json(result) if args.json else to_text(result, args.lang))
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    """dbt docs (lineage graph, every column described) + column-level lineage, as a static folder."""
+    from tierwise.docs import build_docs
+
+    try:
+        site = build_docs(settings)
+    except RuntimeError as exc:
+        print(f"[docs] {exc}", file=sys.stderr)
+        return 1
+    print(f"[docs] {site.index} (dbt docs: models, tests, exposures, lineage graph)")
+    print(
+        f"[docs] {site.lineage_html}: {site.resolved_columns} of {site.mart_columns} mart columns traced "
+        "to landing / rule columns"
+    )
     return 0
 
 
@@ -315,6 +347,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="a format to render (repeatable; default: all three)",
     )
     report.set_defaults(func=cmd_report)
+
+    exp = sub.add_parser(
+        "explain",
+        help="why a customer got its tier, churn signals and cross-sell rows in a month",
+        description="Explain a customer-month in plain words: AUM parts per account and holding with the "
+        "batch, file and row each came from, FX, thresholds, raw and prior tier, months below and the "
+        "downgrade-rule branch; each churn signal with its values; each cross-sell row's reason. Reads the "
+        "build database read-only; masked names only.",
+    )
+    exp.add_argument("--customer", required=True, help="customer_id")
+    exp.add_argument("--month", type=_month_arg, required=True, help="month, YYYY-MM")
+    exp.add_argument("--lang", choices=["zh", "en"], default="en", help="words (default en)")
+    exp.add_argument("--json", action="store_true", help="machine-readable JSON instead of words")
+    exp.set_defaults(func=cmd_explain)
+
+    docs = sub.add_parser(
+        "docs",
+        help="build the documentation site: dbt docs + column-level lineage",
+        description="Build $TIERWISE_HOME/docs/: dbt's docs as one static index.html (models, sources, tests, "
+        "exposures, lineage graph, every column described) and column_lineage.{html,json} (sqlglot over the "
+        "compiled SQL: each mart column traced to landing and rule columns).",
+    )
+    docs.set_defaults(func=cmd_docs)
 
     demo = sub.add_parser(
         "demo",

@@ -16,12 +16,14 @@ import os
 import shutil
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from tierwise.config import Settings
+from tierwise.months import as_of_date
+from tierwise.revisions import MonthRevision, mart_keys, record_revisions
 
 KEEP_RELEASES = 2  # DuckDB files and Parquet folders
 
@@ -32,6 +34,7 @@ class Publication:
     serving_path: Path
     parquet_dir: Path
     row_counts: dict[str, int]
+    revisions: list[MonthRevision] = field(default_factory=list)
 
 
 def serving_dir(settings: Settings) -> Path:
@@ -61,7 +64,7 @@ def _clear_abandoned(root: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def publish(settings: Settings, run_id: str = "manual") -> Publication:
+def publish(settings: Settings, run_id: str = "manual", months: list[str] | None = None) -> Publication:
     """Copy the build database's marts into a new serving file and Parquet release, then swap."""
     root = serving_dir(settings)
     root.mkdir(parents=True, exist_ok=True)
@@ -76,6 +79,10 @@ def publish(settings: Settings, run_id: str = "manual") -> Publication:
     # instance) and attach the new serving file as the target.
     con = duckdb.connect(str(settings.warehouse_path))
     try:
+        revisions = []
+        if months:  # the run's months get a new revision if their marts changed (audit.revisions)
+            keys = mart_keys(settings.dbt_target_dir / "manifest.json")
+            revisions = record_revisions(con, [as_of_date(m) for m in months], run_id, keys)
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
             "and schema_name in ('marts', 'audit') order by schema_name desc, table_name"
@@ -128,7 +135,7 @@ def publish(settings: Settings, run_id: str = "manual") -> Publication:
         old.unlink()  # a reader still on it keeps its open file
     _swap_symlink(parquet_root / "current", Path("releases") / release)
     _prune_releases(parquet_root / "releases")
-    return Publication(release, serving_path, parquet_root / "current", counts)
+    return Publication(release, serving_path, parquet_root / "current", counts, revisions)
 
 
 def _swap_symlink(link: Path, target: Path) -> None:

@@ -201,7 +201,12 @@ final as (
         reasons.reason_codes,
         inputs.rm_id,
         inputs.tier_rank,
-        with_band.risk_band = 'high' and inputs.tier_rank >= with_band.watchlist_min_tier_rank as is_watchlist
+        with_band.risk_band = 'high' and inputs.tier_rank >= with_band.watchlist_min_tier_rank as is_watchlist,
+        cast(inputs.prev_mean_aum_cny as decimal(18, 2)) as prev_mean_aum_cny,
+        cast(inputs.prev_mean_txn_count as double) as prev_mean_txn_count,
+        inputs.last_month_aum_cny,
+        inputs.last_month_activity_segment,
+        cast(inputs.high_complaints_90d as integer) as high_complaints_90d
     from with_band
     inner join inputs on with_band.customer_id = inputs.customer_id and with_band.as_of_date = inputs.as_of_date
     left join reasons on with_band.customer_id = reasons.customer_id and with_band.as_of_date = reasons.as_of_date

@@ -18,7 +18,8 @@ final as (
         reconciliation.source_file,
         reconciliation.rows_delivered,
         reconciliation.rows_loaded,
-        reconciliation.rows_quarantined
+        reconciliation.rows_quarantined,
+        reconciliation.file_sha256
     from reconciliation
     inner join batches on reconciliation.batch_id = batches.batch_id
 )

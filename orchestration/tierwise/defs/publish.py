@@ -4,7 +4,7 @@ import dagster as dg
 
 from tierwise.config import Settings
 from tierwise.defs.dbt_assets import BUILD_POOL
-from tierwise.defs.partitions import monthly_partitions
+from tierwise.defs.partitions import month_of_partition, monthly_partitions
 from tierwise.publish import publish
 
 
@@ -19,7 +19,11 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         description="Read-only serving DuckDB + Parquet of the marts schema, swapped atomically (no raw, no PII).",
     )
     def serving_publication(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        result = publish(Settings.from_env(), run_id=context.run.run_id)
+        months = [month_of_partition(key) for key in context.partition_keys]
+        result = publish(Settings.from_env(), run_id=context.run.run_id, months=months)
+        for revision in result.revisions:
+            changed = ", ".join(f"{m} +{a}/-{r}/~{c}" for m, (a, r, c) in revision.changed.items()) or "unchanged"
+            context.log.info(f"{revision.as_of_date}: revision {revision.revision} ({changed})")
         table = "\n".join(["| mart | rows |", "|---|---|"] + [f"| {k} | {v} |" for k, v in result.row_counts.items()])
         return dg.MaterializeResult(
             metadata={
@@ -27,6 +31,9 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
                 "serving_path": str(result.serving_path),
                 "parquet": str(result.parquet_dir),
                 "marts": dg.MetadataValue.md(table),
+                "revisions": dg.MetadataValue.json(
+                    {str(r.as_of_date): {"revision": r.revision, "changed": r.changed} for r in result.revisions}
+                ),
             }
         )
 

@@ -38,6 +38,7 @@ class TableReconciliation:
     delivered: int
     loaded: int
     quarantined: int
+    file_sha256: str | None = None
 
 
 @dataclass
@@ -83,8 +84,11 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """create table if not exists raw._load_reconciliation (
             batch_id varchar not null, table_name varchar not null, source_file varchar not null,
-            rows_delivered bigint not null, rows_loaded bigint not null, rows_quarantined bigint not null)"""
+            rows_delivered bigint not null, rows_loaded bigint not null, rows_quarantined bigint not null,
+            file_sha256 varchar)"""
     )
+    # Warehouses created before the column existed get it (null for their earlier loads).
+    con.execute("alter table raw._load_reconciliation add column if not exists file_sha256 varchar")
     con.execute(
         """create table if not exists raw._dq_rollforward_breaks (
             batch_id varchar not null, account_id varchar not null, as_of_date date not null,
@@ -290,7 +294,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch_dir: Path) -> LoadResult:
         con.unregister(view)
         if name == "fx_rates":
             con.execute("insert into _known_currencies select distinct currency from _chk_fx_rates where _rule is null")
-        result.tables.append(TableReconciliation(name, path.name, read.rows, 0, 0))
+        result.tables.append(TableReconciliation(name, path.name, read.rows, 0, 0, read.sha256))
 
     _write_batch(con, result, batch_dir, manifest_sha)
     return result
@@ -321,8 +325,8 @@ def _write_batch(con, result: LoadResult, batch_dir: Path, manifest_sha: str) ->
                 f"select count(*) filter (where _rule is null), count(*) filter (where _rule is not null) from {chk}"
             ).fetchone()
             con.execute(
-                "insert into raw._load_reconciliation values (?, ?, ?, ?, ?, ?)",
-                [batch_id, rec.table, rec.source_file, rec.delivered, rec.loaded, rec.quarantined],
+                "insert into raw._load_reconciliation values (?, ?, ?, ?, ?, ?, ?)",
+                [batch_id, rec.table, rec.source_file, rec.delivered, rec.loaded, rec.quarantined, rec.file_sha256],
             )
         revision = con.execute(
             "select coalesce(max(revision), 0) + 1 from raw._load_batches where batch_id = ?", [batch_id]
@@ -413,7 +417,7 @@ def _record_rollforward_breaks(con, batch_id: str) -> int:
 
 def _reconciliation(con, batch_id: str) -> list[TableReconciliation]:
     rows = con.execute(
-        "select table_name, source_file, rows_delivered, rows_loaded, rows_quarantined "
+        "select table_name, source_file, rows_delivered, rows_loaded, rows_quarantined, file_sha256 "
         "from raw._load_reconciliation where batch_id = ? order by table_name",
         [batch_id],
     ).fetchall()

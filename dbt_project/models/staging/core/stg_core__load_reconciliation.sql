@@ -9,7 +9,8 @@ renamed as (
         source_file,
         rows_delivered,
         rows_loaded,
-        rows_quarantined
+        rows_quarantined,
+        file_sha256
     from source
 )
 

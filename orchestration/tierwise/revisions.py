@@ -1,0 +1,146 @@
+"""Immutable history of published months (revisions), kept in the build database's `audit`
+schema and published with the marts.
+
+When a refresh publishes month M, every dated mart's rows for M are compared with the latest
+revision of M on record. If any mart differs (or M was never published), M gets a new revision
+r: the rows of the marts that changed are stored in `audit.<mart>__revisions` under r, and
+`audit.revisions` records, per mart, rows and rows added / removed / changed against the previous
+revision (by the mart's unique key from its dbt test). A re-run that changes nothing adds no
+revision. The marts always show the latest; earlier revisions stay queryable:
+
+    select * from audit.fct_customer_tier__revisions
+    where as_of_date = '2025-01-31' and revision = (
+        select max(revision) from audit.fct_customer_tier__revisions
+        where as_of_date = '2025-01-31' and revision <= 1)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+REVISIONS_DDL = """create table if not exists audit.revisions (
+    as_of_date date not null, revision integer not null, mart varchar not null, run_id varchar not null,
+    mart_revision integer not null, row_count bigint not null, rows_added bigint not null,
+    rows_removed bigint not null, rows_changed bigint not null, recorded_at timestamp not null)"""
+
+
+@dataclass
+class MonthRevision:
+    as_of_date: date
+    revision: int
+    changed: dict[str, tuple[int, int, int]]  # mart -> (added, removed, changed)
+
+
+def mart_keys(manifest_path: Path) -> dict[str, list[str]]:
+    """Each mart's unique key, from its unique_combination_of_columns test in the dbt manifest."""
+    manifest = json.loads(manifest_path.read_text())
+    keys: dict[str, list[str]] = {}
+    for node in manifest.get("nodes", {}).values():
+        meta = node.get("test_metadata") or {}
+        if node.get("resource_type") != "test" or meta.get("name") != "unique_combination_of_columns":
+            continue
+        model = (node.get("attached_node") or "").split(".")[-1]
+        columns = meta.get("kwargs", {}).get("combination_of_columns")
+        if model and columns:
+            keys.setdefault(model, list(columns))
+    return keys
+
+
+def _columns(con, schema: str, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select column_name from duckdb_columns() where database_name = current_database() "
+            "and schema_name = ? and table_name = ? order by column_index",
+            [schema, table],
+        ).fetchall()
+    ]
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def record_revisions(
+    con: duckdb.DuckDBPyConnection, months: list[date], run_id: str, keys: dict[str, list[str]]
+) -> list[MonthRevision]:
+    con.execute("create schema if not exists audit")
+    con.execute(REVISIONS_DDL)
+    marts = [
+        t
+        for (t,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = current_database() "
+            "and schema_name = 'marts' and table_name not like '\\_%' escape '\\' order by table_name"
+        ).fetchall()
+        if "as_of_date" in _columns(con, "marts", t)
+    ]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    results = []
+    con.execute("begin")
+    try:
+        for day in months:
+            results.append(_record_month(con, day, run_id, marts, keys, now))
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return results
+
+
+def _record_month(con, day: date, run_id: str, marts: list[str], keys: dict, now) -> MonthRevision:
+    last = con.execute("select max(revision) from audit.revisions where as_of_date = ?", [day]).fetchone()[0]
+    diffs = {}
+    for mart in marts:
+        history = f"audit.{_q(mart + '__revisions')}"
+        columns = _columns(con, "marts", mart)
+        con.execute(f"create table if not exists {history} as select 0 as revision, * from marts.{_q(mart)} limit 0")
+        for column in columns:  # a mart that gained a column: its history gains it too (null before)
+            if column not in _columns(con, "audit", mart + "__revisions"):
+                kind = con.execute(
+                    "select data_type from duckdb_columns() where database_name = current_database() "
+                    "and schema_name = 'marts' and table_name = ? and column_name = ?",
+                    [mart, column],
+                ).fetchone()[0]
+                con.execute(f"alter table {history} add column {_q(column)} {kind}")
+        previous = con.execute(
+            "select max(mart_revision) from audit.revisions where as_of_date = ? and mart = ?", [day, mart]
+        ).fetchone()[0]
+        cols = ", ".join(_q(c) for c in columns)
+        key = [c for c in keys.get(mart, columns) if c in columns] or columns
+        key_expr = ", ".join(_q(c) for c in key)
+        now_rows = f"(select {cols} from marts.{_q(mart)} where as_of_date = $day)"
+        old_rows = f"(select {cols} from {history} where as_of_date = $day and revision = $previous)"
+        counts = con.execute(
+            f"""with new as (select {key_expr}, md5(cast(row({cols}) as varchar)) as h from {now_rows}),
+                     old as (select {key_expr}, md5(cast(row({cols}) as varchar)) as h from {old_rows})
+                select
+                    (select count(*) from new),
+                    (select count(*) from new anti join old using ({key_expr})),
+                    (select count(*) from old anti join new using ({key_expr})),
+                    (select count(*) from new join old using ({key_expr}) where new.h != old.h)""",
+            {"day": day, "previous": previous if previous is not None else -1},
+        ).fetchone()
+        diffs[mart] = (previous, *counts)
+    changed = {m: d for m, d in diffs.items() if d[0] is None or any(d[2:])}
+    if last is not None and not changed:
+        return MonthRevision(day, last, {})
+    revision = (last or 0) + 1
+    for mart, (previous, total, added, removed, updated) in diffs.items():
+        mart_revision = revision if mart in changed else previous
+        if mart in changed:
+            cols = ", ".join(_q(c) for c in _columns(con, "marts", mart))
+            con.execute(
+                f"insert into audit.{_q(mart + '__revisions')} (revision, {cols}) "
+                f"select ?, {cols} from marts.{_q(mart)} where as_of_date = ?",
+                [revision, day],
+            )
+        con.execute(
+            "insert into audit.revisions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [day, revision, mart, run_id, mart_revision, total, added, removed, updated, now],
+        )
+    return MonthRevision(day, revision, {m: d[2:] for m, d in changed.items()})
