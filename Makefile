@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_CUSTOMERS ?= 10000
 DEMO_MONTHS ?= 12
 
-.PHONY: demo test lint install clean dagster sysdeps
+.PHONY: demo test lint install clean dagster sysdeps bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ lint: $(INSTALLED)
 ## test: the whole suite — lint, then pytest (unit, bad-input corpus, generator, end to end).
 test: sysdeps lint
 	$(BIN)/pytest
+
+## bench: time every stage on generated banks (BENCH_SIZES=10000,100000 by default); not part of `make test`.
+bench: $(INSTALLED) sysdeps
+	$(BIN)/python benchmarks/bench.py --markdown BENCHMARKS.md
 
 clean:
 	rm -rf $(TIERWISE_HOME) dbt_project/target dbt_project/logs

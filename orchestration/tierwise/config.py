@@ -83,6 +83,8 @@ class Settings:
         """Environment dbt reads (profiles.yml uses env_var); telemetry is always off."""
         return {
             "TIERWISE_DUCKDB_PATH": str(self.warehouse_path),
+            # DuckDB spills what does not fit in memory_limit here (profiles.yml), not in /tmp.
+            "TIERWISE_DUCKDB_TEMP_DIR": str(self.home / "warehouse" / "spill"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DBT_TARGET_PATH": str(self.dbt_target_dir),
             "DBT_LOG_PATH": str(self.logs_dir / "dbt"),
