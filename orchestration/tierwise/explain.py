@@ -202,6 +202,18 @@ def _num(value):
     return None if value is None else float(value)
 
 
+def _drop_values(measure: str, inputs: dict, mean_key: str, ratio, minimum) -> dict:
+    """A 'fell below ratio x its recent mean' signal: the value, the mean and where it fires."""
+    mean = _num(inputs.get(mean_key))
+    return {
+        measure: inputs.get(measure),
+        mean_key: mean,
+        "ratio": ratio,
+        "min_mean": minimum,
+        "fires_below": None if mean is None else ratio * mean,
+    }
+
+
 def _signal(rule: dict, signals: dict | None, inputs: dict | None) -> dict:
     """The mart's fired flag with the values and thresholds it was decided on (`fires_below` /
     `fires_from` are the rule applied to those values, shown for reading, never re-decided)."""
@@ -211,14 +223,7 @@ def _signal(rule: dict, signals: dict | None, inputs: dict | None) -> dict:
     ratio, minimum = _num(rule["ratio_threshold"]), _num(rule["min_value"])
     values: dict = {}
     if name == "sig_aum_drop":
-        mean = _num(i.get("prev_mean_aum_cny"))
-        values = {
-            "aum_cny": i.get("aum_cny"),
-            "prev_mean_aum_cny": mean,
-            "ratio": ratio,
-            "min_mean": minimum,
-            "fires_below": None if mean is None else ratio * mean,
-        }
+        values = _drop_values("aum_cny", i, "prev_mean_aum_cny", ratio, minimum)
     elif name == "sig_interbank_outflow":
         last = _num(i.get("last_month_aum_cny"))
         values = {
@@ -231,14 +236,7 @@ def _signal(rule: dict, signals: dict | None, inputs: dict | None) -> dict:
     elif name == "sig_large_maturity":
         values = {"maturing_30d_cny": i.get("maturing_30d_cny"), "fires_from": minimum}
     elif name == "sig_activity_drop":
-        mean = _num(i.get("prev_mean_txn_count"))
-        values = {
-            "customer_txn_count": i.get("customer_txn_count"),
-            "prev_mean_txn_count": mean,
-            "ratio": ratio,
-            "min_mean": minimum,
-            "fires_below": None if mean is None else ratio * mean,
-        }
+        values = _drop_values("customer_txn_count", i, "prev_mean_txn_count", ratio, minimum)
     elif name == "sig_complaints":
         values = {
             "complaints_90d": i.get("complaints_90d"),

@@ -116,13 +116,16 @@ def _record_month(con, day: date, run_id: str, marts: list[str], keys: dict, now
         now_rows = f"(select {cols} from marts.{_q(mart)} where as_of_date = $day)"
         old_rows = f"(select {cols} from {history} where as_of_date = $day and revision = $previous)"
         counts = con.execute(
-            f"""with new as (select {key_expr}, md5(cast(row({cols}) as varchar)) as h from {now_rows}),
-                     old as (select {key_expr}, md5(cast(row({cols}) as varchar)) as h from {old_rows})
+            # keys compared as a hash of their text, so a null key part matches itself
+            f"""with new as (select md5(cast(row({key_expr}) as varchar)) as k, md5(cast(row({cols}) as varchar)) as h
+                             from {now_rows}),
+                     old as (select md5(cast(row({key_expr}) as varchar)) as k, md5(cast(row({cols}) as varchar)) as h
+                             from {old_rows})
                 select
                     (select count(*) from new),
-                    (select count(*) from new anti join old using ({key_expr})),
-                    (select count(*) from old anti join new using ({key_expr})),
-                    (select count(*) from new join old using ({key_expr}) where new.h != old.h)""",
+                    (select count(*) from new anti join old using (k)),
+                    (select count(*) from old anti join new using (k)),
+                    (select count(*) from new join old using (k) where new.h != old.h)""",
             {"day": day, "previous": previous if previous is not None else -1},
         ).fetchone()
         diffs[mart] = (previous, *counts)

@@ -49,13 +49,13 @@ history as (
         avg(case
             when
                 previous.as_of_date
-                > {{ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.aum_lookback')) }}
+                >= {{ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.aum_lookback')) }}
                 then previous.aum_cny
         end) as prev_mean_aum_cny,
         avg(case
             when
                 previous.as_of_date
-                > {{ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.activity_lookback')) }}
+                >= {{ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.activity_lookback')) }}
                 then cast(previous.customer_txn_count as double)
         end) as prev_mean_txn_count
     from measures as current_month
@@ -64,7 +64,7 @@ history as (
         on
             current_month.customer_id = previous.customer_id
             and current_month.as_of_date > previous.as_of_date
-            and previous.as_of_date > {{ month_end(add_months(
+            and previous.as_of_date >= {{ month_end(add_months(
                 'current_month.as_of_date', '-1 * greatest(lookbacks.aum_lookback, lookbacks.activity_lookback)'
             )) }}
     group by current_month.customer_id, current_month.as_of_date
@@ -201,12 +201,12 @@ final as (
         reasons.reason_codes,
         inputs.rm_id,
         inputs.tier_rank,
-        with_band.risk_band = 'high' and inputs.tier_rank >= with_band.watchlist_min_tier_rank as is_watchlist,
-        cast(inputs.prev_mean_aum_cny as decimal(18, 2)) as prev_mean_aum_cny,
-        cast(inputs.prev_mean_txn_count as double) as prev_mean_txn_count,
         inputs.last_month_aum_cny,
         inputs.last_month_activity_segment,
-        cast(inputs.high_complaints_90d as integer) as high_complaints_90d
+        cast(inputs.prev_mean_aum_cny as decimal(18, 2)) as prev_mean_aum_cny,
+        cast(inputs.prev_mean_txn_count as double) as prev_mean_txn_count,
+        cast(inputs.high_complaints_90d as integer) as high_complaints_90d,
+        with_band.risk_band = 'high' and inputs.tier_rank >= with_band.watchlist_min_tier_rank as is_watchlist
     from with_band
     inner join inputs on with_band.customer_id = inputs.customer_id and with_band.as_of_date = inputs.as_of_date
     left join reasons on with_band.customer_id = reasons.customer_id and with_band.as_of_date = reasons.as_of_date
