@@ -17,7 +17,7 @@ DEMO_MONTHS ?= 12
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
 	touch $@
 
 install: $(INSTALLED) sysdeps
@@ -55,7 +55,7 @@ lint: $(INSTALLED)
 test: sysdeps lint
 	$(BIN)/pytest
 
-## bench: time every stage on generated banks (BENCH_SIZES=10000,100000 by default); not part of `make test`.
+## bench: time every stage on generated banks (BENCH_SIZES=10000,100000,1000000 by default) beside the two baselines; not part of `make test`.
 bench: $(INSTALLED) sysdeps
 	$(BIN)/python benchmarks/bench.py --markdown BENCHMARKS.md
 
