@@ -14,7 +14,7 @@
         {{ return(['1900-01-31']) }}
     {%- endif -%}
     {%- set upper = "" if to_month is none else "where as_of_date <= cast('" ~ month_end_literal(to_month) ~ "' as date)" -%}
-    {%- set all_months = run_query("select cast(as_of_date as varchar) from " ~ months_rel ~ " " ~ upper ~ " order by 1").columns[0].values() -%}
+    {%- set all_months = run_query("select cast(as_of_date as " ~ dbt.type_string() ~ ") from " ~ months_rel ~ " " ~ upper ~ " order by 1").columns[0].values() -%}
     {%- if all_months | length == 0 -%}
         {{ return([]) }}
     {%- endif -%}
@@ -94,9 +94,27 @@
     never keeps a month computed from inputs that have since changed. -#}
 {% macro trim_after_run_month() -%}
     {%- set to_month = validated_month('as_of_month') -%}
-    {%- if to_month is not none -%}
+    {#- a table (Spark without Delta) is rebuilt up to as_of_month: nothing to trim -#}
+    {%- if to_month is not none and config.get('materialized') == 'incremental' -%}
         delete from {{ this }} where as_of_date > cast('{{ month_end_literal(to_month) }}' as date)
     {%- else -%}
         select 1 as nothing_to_trim
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of month-incremental models: on an incremental run, first remove every row of the
+    run's months (from_month, default as_of_month, to as_of_month), so a month rebuilt after a
+    re-delivery keeps no row its new inputs no longer produce (delete+insert alone replaces only
+    the keys the new rows carry). -#}
+{% macro clear_run_months() -%}
+    {%- set last = validated_month('as_of_month') -%}
+    {%- set first = validated_month('from_month') or last -%}
+    {%- if last is not none and is_incremental() and config.get('materialized') == 'incremental' -%}
+        delete from {{ this }}
+        where
+            as_of_date >= cast('{{ month_end_literal(first) }}' as date)
+            and as_of_date <= cast('{{ month_end_literal(last) }}' as date)
+    {%- else -%}
+        select 1 as nothing_to_clear
     {%- endif -%}
 {%- endmacro %}

@@ -18,6 +18,7 @@ balance_days as (
         as_of_date,
         sum(balance * days_held) as balance_days
     from segments
+    where {{ incremental_months('as_of_date') }}
     group by account_id, as_of_date
 ),
 
@@ -43,6 +44,7 @@ final as (
     left join balance_days
         on accounts.account_id = balance_days.account_id and accounts.as_of_date = balance_days.as_of_date
     left join fx on accounts.as_of_date = fx.as_of_date and accounts.currency = fx.currency
+    where {{ incremental_months('accounts.as_of_date') }}
 )
 
 select * from final

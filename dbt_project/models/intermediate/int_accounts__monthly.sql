@@ -33,6 +33,7 @@ month_net as (
         as_of_date,
         sum(signed_amount) as net_amount
     from net_movements
+    where {{ incremental_months('as_of_date') }}
     group by account_id, as_of_date
 ),
 
@@ -64,6 +65,7 @@ in_force as (
     where
         accounts.opened_on <= months.as_of_date
         and (accounts.closed_on is null or accounts.closed_on >= months.month_start)
+        and {{ incremental_months('months.as_of_date') }}
 ),
 
 final as (

@@ -27,6 +27,7 @@ in_cny as (
     inner join accounts
         on transactions.account_id = accounts.account_id and transactions.as_of_date = accounts.as_of_date
     left join fx on transactions.as_of_date = fx.as_of_date and accounts.currency = fx.currency
+    where {{ incremental_months('transactions.as_of_date') }}
 ),
 
 final as (

@@ -18,13 +18,14 @@ held as (
         as_of_date,
         category
     from accounts
-    where is_open_at_month_end
+    where is_open_at_month_end and {{ incremental_months('as_of_date') }}
     union
     select
         customer_id,
         as_of_date,
         category
     from holdings
+    where {{ incremental_months('as_of_date') }}
 ),
 
 final as (

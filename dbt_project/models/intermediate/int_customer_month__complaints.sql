@@ -19,6 +19,7 @@ final as (
         on
             cast(latest.opened_at as date) > {{ add_days('months.as_of_date', -90) }}
             and cast(latest.opened_at as date) <= months.as_of_date
+    where {{ incremental_months('months.as_of_date') }}
     group by latest.customer_id, months.as_of_date
 )
 

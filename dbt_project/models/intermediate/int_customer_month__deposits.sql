@@ -27,6 +27,7 @@ final as (
         ), 2) as decimal(18, 2)) as maturing_30d_cny,
         count(case when is_open_at_month_end then 1 end) as open_deposit_accounts
     from balances
+    where {{ incremental_months('as_of_date') }}
     group by customer_id, as_of_date
 )
 

@@ -18,6 +18,7 @@ final as (
         ) as credit_outstanding_cny,
         count(case when holding_value > 0 then 1 end) as positive_holdings
     from holdings
+    where {{ incremental_months('as_of_date') }}
     group by customer_id, as_of_date
 )
 

@@ -3,6 +3,7 @@
 -- threshold (negative after an overdraft) gets the lowest tier. HNW flag from tier_policy.
 with customer_month as (
     select * from {{ ref('int_customer_month__measures') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 thresholds as (

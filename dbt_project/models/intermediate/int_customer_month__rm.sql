@@ -23,6 +23,7 @@ valid as (
     where
         assignments.valid_from <= month_batches.as_of_date
         and (assignments.valid_to is null or assignments.valid_to >= month_batches.as_of_date)
+        and {{ incremental_months('month_batches.as_of_date') }}
 ),
 
 final as (

@@ -6,6 +6,12 @@ with measures as (
     select * from {{ ref('int_customer_month__measures') }}
 ),
 
+-- the months this run writes; `measures` keeps every month for the trailing window
+run_measures as (
+    select * from measures
+    where {{ incremental_months('as_of_date') }}
+),
+
 customers as (
     select * from {{ ref('int_customers__monthly') }}
 ),
@@ -31,7 +37,7 @@ trailing_window as (
         measures.customer_id,
         measures.as_of_date,
         sum(history.customer_txn_count) as trailing_txn_count
-    from measures
+    from run_measures as measures
     cross join window_policy
     inner join measures as history
         on
@@ -49,6 +55,7 @@ families as (
         as_of_date,
         count(distinct family) as families_held
     from categories
+    where {{ incremental_months('as_of_date') }}
     group by customer_id, as_of_date
 ),
 
@@ -91,7 +98,7 @@ final as (
         customers.age_band,
         depth.families_held,
         depth.depth_segment
-    from measures
+    from run_measures as measures
     inner join
         trailing_window
         on measures.customer_id = trailing_window.customer_id and measures.as_of_date = trailing_window.as_of_date

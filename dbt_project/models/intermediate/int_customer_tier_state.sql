@@ -6,10 +6,11 @@
     table never holds a month computed from a state that has since changed. -#}
 {{
     config(
-        materialized='incremental',
+        materialized=month_materialization(target),
         unique_key=['customer_id', 'as_of_date'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        pre_hook=["{{ clear_run_months() }}"],
         post_hook=["{{ trim_after_run_month() }}"],
     )
 }}
@@ -31,7 +32,7 @@ state_0 as (
         from {{ this }}
     {% else %}
         select
-            cast(null as varchar) as customer_id,
+            cast(null as {{ dbt.type_string() }}) as customer_id,
             cast(null as date) as as_of_date,
             cast(null as integer) as tier_rank,
             cast(null as integer) as months_below_tier,
@@ -52,15 +53,15 @@ final as (
         {% if not loop.last %}union all{% endif %}
     {% else %}
         select
-            cast(null as varchar) as customer_id,
+            cast(null as {{ dbt.type_string() }}) as customer_id,
             cast(null as date) as as_of_date,
             cast(null as integer) as raw_tier_rank,
             cast(null as integer) as prior_tier_rank,
             cast(null as integer) as tier_rank,
             cast(null as integer) as months_below_tier,
             cast(null as integer) as best_rank_below,
-            cast(null as varchar) as tier_change,
-            cast(null as varchar) as grace_branch
+            cast(null as {{ dbt.type_string() }}) as tier_change,
+            cast(null as {{ dbt.type_string() }}) as grace_branch
         where 1 = 0
     {% endfor %}
 )

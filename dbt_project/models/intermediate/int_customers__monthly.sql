@@ -26,6 +26,7 @@ snapshot as (
         {{ age_years('customers.birth_date', 'month_batches.as_of_date') }} as age_years
     from customers
     inner join month_batches on customers.batch_id = month_batches.batch_id
+    where {{ incremental_months('month_batches.as_of_date') }}
 ),
 
 final as (

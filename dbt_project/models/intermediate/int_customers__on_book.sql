@@ -23,6 +23,7 @@ final as (
         on customers.customer_id = holdings.customer_id and customers.as_of_date = holdings.as_of_date
     where
         customers.onboarded_on <= customers.as_of_date
+        and {{ incremental_months('customers.as_of_date') }}
         and (coalesce(deposits.open_deposit_accounts, 0) > 0 or coalesce(holdings.positive_holdings, 0) > 0)
 )
 

@@ -22,6 +22,7 @@ windows as (
             else {{ add_days('as_of_date', 1) }}
         end as end_day_exclusive
     from accounts
+    where {{ incremental_months('as_of_date') }}
 ),
 
 day_ends as (
@@ -38,6 +39,7 @@ day_ends as (
             balance_after,
             row_number() over (partition by account_id, txn_date order by txn_ts desc, txn_id desc) as rank_in_day
         from transactions
+        where {{ incremental_months('as_of_date') }}
     ) as ranked
     where rank_in_day = 1
 ),

@@ -1,7 +1,14 @@
 -- Deposit transactions with their month, signed amount and day, deduplicated across
--- re-deliveries (the latest batch holding a txn_id wins).
-with ranked as (
-    {{ latest_delivery(ref('stg_core__deposit_transactions'), ['txn_id']) }}
+-- re-deliveries (the latest batch holding a txn_id wins). Incremental by month: a run reads
+-- only the transactions dated in its months, so a re-delivered transaction counts in the month
+-- of its txn_ts when that month is rebuilt.
+with run_transactions as (
+    select * from {{ ref('stg_core__deposit_transactions') }}
+    where {{ incremental_months(month_end('cast(txn_ts as date)')) }}
+),
+
+ranked as (
+    {{ latest_delivery('run_transactions', ['txn_id']) }}
 ),
 
 final as (

@@ -40,6 +40,7 @@ final as (
     left join products on holdings.product_code = products.product_code and holdings.batch_id = products.batch_id
     left join families on products.category = families.category
     left join fx on holdings.as_of_date = fx.as_of_date and products.currency = fx.currency
+    where {{ incremental_months('holdings.as_of_date') }}
 )
 
 select * from final

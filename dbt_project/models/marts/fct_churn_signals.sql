@@ -67,6 +67,7 @@ history as (
             and previous.as_of_date >= {{ month_end(add_months(
                 'current_month.as_of_date', '-1 * greatest(lookbacks.aum_lookback, lookbacks.activity_lookback)'
             )) }}
+    where {{ incremental_months('current_month.as_of_date') }}
     group by current_month.customer_id, current_month.as_of_date
 ),
 
@@ -104,6 +105,7 @@ inputs as (
     left join complaints
         on measures.customer_id = complaints.customer_id and measures.as_of_date = complaints.as_of_date
     left join rm on measures.customer_id = rm.customer_id and measures.as_of_date = rm.as_of_date
+    where {{ incremental_months('measures.as_of_date') }}
 ),
 
 evaluated as (
@@ -142,7 +144,7 @@ reasons as (
     select
         customer_id,
         as_of_date,
-        {{ dbt.listagg('signal', "','", 'order by weight desc, signal') }} as reason_codes
+        {{ joined_by_weight('signal', 'weight') }} as reason_codes
     from evaluated
     where is_fired
     group by customer_id, as_of_date

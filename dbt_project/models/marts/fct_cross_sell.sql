@@ -2,10 +2,11 @@
     months from from_month (default as_of_month) to as_of_month and drops later ones. -#}
 {{
     config(
-        materialized='incremental',
+        materialized=month_materialization(target),
         unique_key='as_of_date',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        pre_hook=["{{ clear_run_months() }}"],
         post_hook=["{{ trim_after_run_month() }}"],
     )
 }}
@@ -98,7 +99,10 @@ checked as (
         candidates.*,
         case
             when candidates.family = 'credit' and candidates.age_years < rules.credit_min_age
-                then concat('age ', cast(candidates.age_years as varchar), ' < ', cast(rules.credit_min_age as varchar))
+                then concat(
+                    'age ', cast(candidates.age_years as {{ dbt.type_string() }}),
+                    ' < ', cast(rules.credit_min_age as {{ dbt.type_string() }})
+                )
         end as age_failure,
         case
             when candidates.risk_assessment_valid and candidates.risk_rank > candidates.customer_risk_rank
@@ -114,8 +118,8 @@ checked as (
                 candidates.aum_component in ('deposit', 'investment')
                 and candidates.min_purchase_cny > candidates.deposit_eom_cny
                 then concat(
-                    'min purchase ', cast(candidates.min_purchase_cny as varchar),
-                    ' > funds ', cast(candidates.deposit_eom_cny as varchar)
+                    'min purchase ', cast(candidates.min_purchase_cny as {{ dbt.type_string() }}),
+                    ' > funds ', cast(candidates.deposit_eom_cny as {{ dbt.type_string() }})
                 )
         end as funds_failure
     from candidates

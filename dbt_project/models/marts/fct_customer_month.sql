@@ -1,5 +1,6 @@
 with measures as (
     select * from {{ ref('int_customer_month__measures') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 final as (

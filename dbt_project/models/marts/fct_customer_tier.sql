@@ -43,7 +43,7 @@ final as (
         on raw_tiers.threshold_version = raw_tier.version and state.raw_tier_rank = raw_tier.tier_rank
     left join thresholds as prior_threshold
         on raw_tiers.threshold_version = prior_threshold.version and state.prior_tier_rank = prior_threshold.tier_rank
-    where {{ within_run('state.as_of_date') }}
+    where {{ incremental_months('state.as_of_date') }}
 )
 
 select * from final

@@ -38,7 +38,7 @@ current_members as (
         count(*) as customers,
         sum(customer_month.aum_cny) as aum_cny,
         avg(cast(customer_month.product_categories_held as double)) as avg_product_categories,
-        avg(case when rm.rm_id is not null then 1.0 else 0.0 end) as rm_coverage_rate
+        avg(case when rm.rm_id is not null then cast(1 as double) else cast(0 as double) end) as rm_coverage_rate
     from tiers
     inner join customer_month
         on tiers.customer_id = customer_month.customer_id and tiers.as_of_date = customer_month.as_of_date
@@ -83,12 +83,14 @@ final as (
         grid.tier_rank,
         cast(coalesce(current_members.customers, 0) as integer) as customers,
         cast(coalesce(current_members.aum_cny, 0) as decimal(18, 2)) as aum_cny,
-        cast(coalesce(current_members.aum_cny, 0) / nullif(month_totals.total_aum_cny, 0) as double) as aum_share,
         cast(current_members.avg_product_categories as double) as avg_product_categories,
         cast(current_members.rm_coverage_rate as double) as rm_coverage_rate,
+        -- ratios in double on every engine (DuckDB divides decimals in double; Spark would not)
+        cast(coalesce(current_members.aum_cny, 0) as double)
+        / nullif(cast(month_totals.total_aum_cny as double), 0) as aum_share,
         case
             when previous_built.as_of_date is null then null
-            else cast(retention.aum_this_month / nullif(retention.aum_last_month, 0) as double)
+            else cast(retention.aum_this_month as double) / nullif(cast(retention.aum_last_month as double), 0)
         end as aum_retention_rate,
         case
             when previous_built.as_of_date is null then null
