@@ -126,9 +126,16 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return _refresh(settings, args.month, args.month, single_run=True)
 
 
-def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+def _reversed_range(args: argparse.Namespace) -> bool:
+    """True (and says so) when --from is after --to."""
     if args.from_month > args.to_month:
-        print(f"[backfill] --from {args.from_month} is after --to {args.to_month}", file=sys.stderr)
+        print(f"[{args.command}] --from {args.from_month} is after --to {args.to_month}", file=sys.stderr)
+        return True
+    return False
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    if _reversed_range(args):
         return 2
     if not _install_rules(args, settings):
         return 2
@@ -258,8 +265,7 @@ def cmd_spark(args: argparse.Namespace, settings: Settings) -> int:
     except ImportError as exc:  # pragma: no cover - the spark extra is part of the dev install
         print(f"[spark] needs the spark extra (pip install -e '.[spark]'): {exc}", file=sys.stderr)
         return 2
-    if args.from_month > args.to_month:
-        print(f"[spark] --from {args.from_month} is after --to {args.to_month}", file=sys.stderr)
+    if _reversed_range(args):
         return 2
     tables = spark.sync_raw(settings)
     print(f"[spark] raw: {len(tables)} tables, {sum(tables.values()):,} rows handed to Spark")
@@ -276,6 +282,11 @@ def cmd_spark(args: argparse.Namespace, settings: Settings) -> int:
         different += verdict != "equal"
         print(f"[spark] {mart}: {rows:,} rows, {only_duckdb} only in DuckDB, {only_spark} only in Spark -> {verdict}")
     return 1 if different else 0
+
+
+def _add_month_range_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="from_month", type=_month_arg, required=True, help="first month, YYYY-MM")
+    parser.add_argument("--to", dest="to_month", type=_month_arg, required=True, help="last month, YYYY-MM")
 
 
 def _add_bank_args(parser: argparse.ArgumentParser) -> None:
@@ -343,8 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
         "covers the range (one dbt build that carries the downgrade grace month to month); "
         "--month-by-month runs one partition after another. Both give the same marts.",
     )
-    backfill.add_argument("--from", dest="from_month", type=_month_arg, required=True, help="first month, YYYY-MM")
-    backfill.add_argument("--to", dest="to_month", type=_month_arg, required=True, help="last month, YYYY-MM")
+    _add_month_range_args(backfill)
     backfill.add_argument("--month-by-month", action="store_true", help="one Dagster run per month, in order")
     backfill.add_argument("--rules", default=None, help=rules_help)
     backfill.set_defaults(func=cmd_backfill)
@@ -405,8 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
         "metastore under $TIERWISE_HOME/spark), run `dbt build --target spark` for the months, then compare "
         "every mart with the DuckDB build row for row (money to the cent). Exit 1 when any mart differs.",
     )
-    spark_cmd.add_argument("--from", dest="from_month", type=_month_arg, required=True, help="first month, YYYY-MM")
-    spark_cmd.add_argument("--to", dest="to_month", type=_month_arg, required=True, help="last month, YYYY-MM")
+    _add_month_range_args(spark_cmd)
     spark_cmd.add_argument("--no-compare", action="store_true", help="build on Spark only")
     spark_cmd.set_defaults(func=cmd_spark)
 
