@@ -3,18 +3,8 @@
     starting from the state already stored for the month before), so a backfill of m1..mN in
     one run and runs of m1, m2, ... one at a time execute the same step and give the same rows
     (tests/test_tier_state_equivalence.py). Months after as_of_month are removed, so the
-    table never holds a month computed from a state that has since changed. -#}
-{{
-    config(
-        materialized=month_materialization(target),
-        unique_key=['customer_id', 'as_of_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        pre_hook=["{{ clear_run_months() }}"],
-        post_hook=["{{ trim_after_run_month() }}"],
-    )
-}}
-
+    table never holds a month computed from a state that has since changed. Materialization,
+    hooks and the Spark fallback: dbt_project.yml (monthly_incremental). -#}
 -- depends_on: {{ ref('int_months') }}
 {%- set months = tier_state_months() %}
 

@@ -1,16 +1,6 @@
 {#- Incremental by month (it grows with customers x categories x months): a run rewrites the
-    months from from_month (default as_of_month) to as_of_month and drops later ones. -#}
-{{
-    config(
-        materialized=month_materialization(target),
-        unique_key='as_of_date',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        pre_hook=["{{ clear_run_months() }}"],
-        post_hook=["{{ trim_after_run_month() }}"],
-    )
-}}
-
+    months from from_month (default as_of_month) to as_of_month and drops later ones
+    (dbt_project.yml, monthly_incremental). -#}
 with tiers as (
     select
         customer_id,
