@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+from tierwise.config import Settings
+from tierwise.rules import record_rules_built
 
 TIERWISE = str(Path(sys.executable).with_name("tierwise"))
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -71,13 +73,12 @@ def _tree_rss_kb(root: int) -> int:
 
 
 def run_stage(
-    name: str, args: list[str], env: dict, rows: int | None = None, command: list[str] | None = None,
-    max_rss_mb: float | None = None,
-) -> Stage:  # fmt: skip
+    name: str, command: list[str], env: dict, rows: int | None = None, max_rss_mb: float | None = None
+) -> Stage:
     """Run one stage as its own process; `max_rss_mb` stops it (and records why) past that memory."""
     started = time.perf_counter()
     with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen(command or [TIERWISE, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 text=True, start_new_session=True)  # fmt: skip
         peak, stopped = 0, None
         while proc.poll() is None:
@@ -107,48 +108,43 @@ def machine() -> str:
 
 def bench_size(customers: int, months: int, end: str, root: Path) -> list[Stage]:
     home = root / f"bank-{customers}"
-    env = {**os.environ, "TIERWISE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}  # fmt: skip
+    settings = Settings(home)
+    env = {**os.environ, "TIERWISE_HOME": str(home), **settings.dbt_env()}
     first = _shift(end, 1 - months)
-    stages = [run_stage("generate", ["generate", "--customers", str(customers), "--months", str(months),
+    stages = [run_stage("generate", [TIERWISE, "generate", "--customers", str(customers), "--months", str(months),
                                      "--end-month", end], env)]  # fmt: skip
     delivered = sum(
         sum(t["rows"] for t in json.loads((home / "landing" / m / "_manifest.json").read_text())["tables"].values())
         for m in _months(first, end)
     )
     stages[0].rows = delivered
-    stages.append(run_stage("load", ["load"], env, delivered))
-    warehouse = home / "warehouse" / "build.duckdb"
-    spill = str(home / "warehouse" / "spill")
-    dbt_env = {**env, "TIERWISE_DUCKDB_PATH": str(warehouse), "TIERWISE_DUCKDB_TEMP_DIR": spill,
-               "DBT_TARGET_PATH": str(home / "dbt" / "target"), "DBT_LOG_PATH": str(home / "logs" / "dbt")}  # fmt: skip
+    stages.append(run_stage("load", [TIERWISE, "load"], env, delivered))
+    warehouse = settings.warehouse_path
 
     def dbt(verb: str, first_month: str, *extra: str) -> list[str]:
         return [DBT, verb, "--vars", json.dumps({"from_month": first_month, "as_of_month": end}), *extra,
                 "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]  # fmt: skip
 
-    stages.append(run_stage(FULL_BUILD.format(months=months), [], dbt_env, delivered,
-                            command=dbt("build", first, "--full-refresh")))  # fmt: skip
+    stages.append(run_stage(FULL_BUILD.format(months=months), dbt("build", first, "--full-refresh"), env, delivered))
     month_rows = delivered // months
-    stages.append(run_stage(ONE_MONTH, [], dbt_env, month_rows, command=dbt("build", end)))
+    stages.append(run_stage(ONE_MONTH, dbt("build", end), env, month_rows))
     # the operator's refresh of one month through Dagster; the rules are marked as built so it
     # stays incremental (a rules change would rebuild everything)
-    subprocess.run([sys.executable, "-c", "from tierwise.config import Settings; from tierwise.rules import "
-                    "record_rules_built; record_rules_built(Settings.from_env())"], env=env, check=True)  # fmt: skip
-    stages.append(run_stage(OPERATOR_MONTH, ["run", "--month", end], env, month_rows))
+    record_rules_built(settings)
+    stages.append(run_stage(OPERATOR_MONTH, [TIERWISE, "run", "--month", end], env, month_rows))
     marts = _mart_rows(home)
-    stages.append(run_stage("publish", ["publish"], env, marts))
-    stages.append(run_stage("report (zh+en, html/pdf/xlsx)", ["report", "--month", end], env))
+    stages.append(run_stage("publish", [TIERWISE, "publish"], env, marts))
+    stages.append(run_stage("report (zh+en, html/pdf/xlsx)", [TIERWISE, "report", "--month", end], env))
 
     # Side by side on the same raw data: the same two marts by dbt alone and by the baselines.
     customer_months = _count(warehouse, "marts.fct_customer_month")
-    stages.append(run_stage(TWO_MARTS, [], dbt_env, customer_months,
-                            command=dbt("run", first, "--select", "+fct_customer_month +fct_customer_tier",
-                                        "--full-refresh")))  # fmt: skip
-    stages.append(run_stage(BASELINE_SQL, [], env, customer_months, command=[
-        sys.executable, str(HERE / "baseline_duckdb.py"), str(warehouse), spill]))  # fmt: skip
-    stages.append(run_stage(BASELINE_PANDAS, [], env, customer_months, max_rss_mb=PANDAS_MAX_RSS_MB,
-                            command=[sys.executable, str(HERE / "baseline_pandas.py"), str(warehouse)]))  # fmt: skip
+    two_marts = dbt("run", first, "--select", "+fct_customer_month +fct_customer_tier", "--full-refresh")
+    stages.append(run_stage(TWO_MARTS, two_marts, env, customer_months))
+    spill = env["TIERWISE_DUCKDB_TEMP_DIR"]
+    baseline_sql = [sys.executable, str(HERE / "baseline_duckdb.py"), str(warehouse), spill]
+    stages.append(run_stage(BASELINE_SQL, baseline_sql, env, customer_months))
+    baseline_pandas = [sys.executable, str(HERE / "baseline_pandas.py"), str(warehouse)]
+    stages.append(run_stage(BASELINE_PANDAS, baseline_pandas, env, customer_months, max_rss_mb=PANDAS_MAX_RSS_MB))
     return stages
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from tierwise.config import DBT_PROJECT_DIR, Settings
 
@@ -34,27 +36,31 @@ def spark_dir(settings: Settings) -> Path:
     return settings.home / "spark"
 
 
+SPARK_DIR_VAR = re.compile(r"\{\{\s*env_var\('TIERWISE_SPARK_DIR'[^}]*\}\}")
+
+
+def session_conf(settings: Settings) -> dict[str, str]:
+    """The `spark` target's server_side_parameters from dbt_project/profiles.yml, with
+    $TIERWISE_SPARK_DIR filled in: one definition of the metastore, warehouse and session
+    settings for dbt's session and ours."""
+    profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
+    parameters = profile["tierwise"]["outputs"]["spark"]["server_side_parameters"]
+    return {key: SPARK_DIR_VAR.sub(str(spark_dir(settings)), str(value)) for key, value in parameters.items()}
+
+
 def session(settings: Settings):
     """A local Spark session on the same metastore and warehouse folders as the dbt `spark`
-    target (dbt_project/profiles.yml); only one process may hold the metastore at a time."""
+    target; only one process may hold the embedded metastore at a time."""
     from pyspark.sql import SparkSession
 
     folder = spark_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
-    return (
-        SparkSession.builder.master("local[2]")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={folder / 'metastore_db'};create=true",
-        )
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={folder}")
-        .enableHiveSupport()
-        .getOrCreate()
-    )
+    builder = SparkSession.builder
+    for key, value in session_conf(settings).items():
+        builder = builder.config(key, value)
+    # Derby writes derby.log into the JVM's working folder unless told otherwise
+    builder = builder.config("spark.driver.extraJavaOptions", f"-Dderby.system.home={folder}")
+    return builder.enableHiveSupport().getOrCreate()
 
 
 def _in_own_process(step: str, settings: Settings) -> None:
