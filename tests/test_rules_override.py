@@ -7,9 +7,12 @@ v1, raw mass under v2 -> on watch in April (1) and May (2), downgraded to mass i
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 from golden_bank import MONTHS, write_golden_bank
 from tierwise.cli import main
+from tierwise.config import DBT_PROJECT_DIR, Settings
 from tierwise.rules import DEFAULT_RULES_DIR
 
 
@@ -56,6 +59,11 @@ def test_bank_rules_retier_later_months_only(tmp_path, monkeypatch, capsys):
     # The folder now serves this warehouse: a plain rerun keeps v2.
     assert main(["run", "--month", MONTHS[-1]]) == 0
     assert _tiers(home, "G11")[-1][1:] == ("v2", "mass", "mass", 0)
+    # The bank's folder serves this warehouse only: another home in the same process (the run
+    # above left its settings in os.environ, as in-process Dagster runs do) builds with its own.
+    other = Settings(tmp_path / "other_home")
+    assert other.dbt_env()["TIERWISE_RULES_PATH"] == os.path.relpath(DEFAULT_RULES_DIR, DBT_PROJECT_DIR)
+    assert Settings(home).dbt_env()["TIERWISE_RULES_PATH"] == os.path.relpath(home / "rules", DBT_PROJECT_DIR)
 
 
 def test_unknown_rule_file_is_refused(tmp_path, monkeypatch, capsys):

@@ -80,7 +80,11 @@ class Settings:
             dagster_yaml.write_text(DAGSTER_YAML)
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment dbt reads (profiles.yml uses env_var); telemetry is always off."""
+        """Environment dbt reads (profiles.yml and dbt_project.yml use env_var); telemetry is always
+        off. Every dbt invocation of this warehouse takes all of it, rules folder included, so no
+        setting of another warehouse lingering in os.environ can reach its build."""
+        from tierwise.rules import rules_path_for_dbt
+
         return {
             "TIERWISE_DUCKDB_PATH": str(self.warehouse_path),
             # DuckDB spills what does not fit in memory_limit here (profiles.yml), not in /tmp.
@@ -89,4 +93,5 @@ class Settings:
             "DBT_TARGET_PATH": str(self.dbt_target_dir),
             "DBT_LOG_PATH": str(self.logs_dir / "dbt"),
             "DAGSTER_HOME": str(self.dagster_home),
+            "TIERWISE_RULES_PATH": rules_path_for_dbt(self),
         }

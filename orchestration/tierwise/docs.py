@@ -20,7 +20,6 @@ from pathlib import Path
 
 from tierwise.config import Settings
 from tierwise.defs.dbt_assets import dbt_executable, dbt_project
-from tierwise.rules import rules_path_for_dbt
 
 
 @dataclass
@@ -38,7 +37,7 @@ def build_docs(settings: Settings) -> DocsSite:
     project = dbt_project()
     out = settings.home / "docs"
     target = out / "dbt"
-    env = {**os.environ, **settings.dbt_env(), "TIERWISE_RULES_PATH": rules_path_for_dbt(settings)}
+    env = {**os.environ, **settings.dbt_env()}
     command = [
         dbt_executable(), "docs", "generate", "--static",
         "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),

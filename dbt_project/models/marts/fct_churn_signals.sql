@@ -46,12 +46,11 @@ history as (
     select
         current_month.customer_id,
         current_month.as_of_date,
-        avg(case
-            when
-                previous.as_of_date
-                >= {{ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.aum_lookback')) }}
-                then previous.aum_cny
-        end) as prev_mean_aum_cny,
+        {{ mean_to_cent(
+            "case when previous.as_of_date >= "
+            ~ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.aum_lookback'))
+            ~ " then previous.aum_cny end"
+        ) }} as prev_mean_aum_cny,
         avg(case
             when
                 previous.as_of_date
@@ -205,7 +204,7 @@ final as (
         inputs.tier_rank,
         inputs.last_month_aum_cny,
         inputs.last_month_activity_segment,
-        cast(inputs.prev_mean_aum_cny as decimal(18, 2)) as prev_mean_aum_cny,
+        inputs.prev_mean_aum_cny,
         cast(inputs.prev_mean_txn_count as double) as prev_mean_txn_count,
         cast(inputs.high_complaints_90d as integer) as high_complaints_90d,
         with_band.risk_band = 'high' and inputs.tier_rank >= with_band.watchlist_min_tier_rank as is_watchlist

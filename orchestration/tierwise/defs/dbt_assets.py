@@ -20,7 +20,7 @@ from tierwise.audit import record_run
 from tierwise.config import DBT_PROJECT_DIR, Settings
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
 from tierwise.months import as_of_date
-from tierwise.rules import record_rules_built, rules_changed_since_last_build, rules_path_for_dbt
+from tierwise.rules import record_rules_built, rules_changed_since_last_build
 
 BUILD_POOL = "tierwise_build_db"  # DuckDB allows one writer: one build at a time
 # Failures worth a retry: another process holds the DuckDB file, or the disk hiccuped. A failing
@@ -44,7 +44,6 @@ def prepare_manifest(settings: Settings) -> Path:
     project = dbt_project()
     settings.ensure()
     os.environ.update(settings.dbt_env())
-    os.environ["TIERWISE_RULES_PATH"] = rules_path_for_dbt(settings)
     target = settings.dbt_target_dir
     result = dbtRunner().invoke(
         [
@@ -153,7 +152,6 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
         settings = Settings.from_env()
         settings.ensure()
         os.environ.update(settings.dbt_env())
-        os.environ["TIERWISE_RULES_PATH"] = rules_path_for_dbt(settings)
         keys = context.partition_keys
         args = build_args(keys[0], keys[-1], rules_changed_since_last_build(settings))
         context.log.info(f"dbt {' '.join(args)}")
