@@ -106,45 +106,59 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {int(mem.split()[1]) / 1024 / 1024:.1f} GiB RAM"
 
 
-def bench_size(customers: int, months: int, end: str, root: Path) -> list[Stage]:
+def bench_size(customers: int, months: int, end: str, root: Path, resume: bool = False) -> list[Stage]:
+    """Every stage on one bank. Each finished stage is recorded in the bank's `bench-stages.json`;
+    with `resume`, recorded stages are not run again (a 1M bank takes hours; a run stopped after
+    the load goes on from the full build)."""
     home = root / f"bank-{customers}"
     settings = Settings(home)
     env = {**os.environ, "TIERWISE_HOME": str(home), **settings.dbt_env()}
     first = _shift(end, 1 - months)
-    stages = [run_stage("generate", [TIERWISE, "generate", "--customers", str(customers), "--months", str(months),
-                                     "--end-month", end], env)]  # fmt: skip
+    record = home / "bench-stages.json"
+    done = {s["name"]: Stage(**s) for s in json.loads(record.read_text())} if resume and record.exists() else {}
+    stages: list[Stage] = []
+
+    def stage(name: str, command: list[str], rows: int | None = None, max_rss_mb: float | None = None) -> None:
+        if name in done:
+            print(f"  {name}: recorded by an earlier run, {done[name].seconds:,.1f} s", flush=True)
+            stages.append(done[name])
+        else:
+            stages.append(run_stage(name, command, env, rows, max_rss_mb))
+            home.mkdir(parents=True, exist_ok=True)
+            record.write_text(json.dumps([vars(s) for s in stages], indent=1))
+
+    stage("generate", [TIERWISE, "generate", "--customers", str(customers), "--months", str(months),
+                       "--end-month", end])  # fmt: skip
     delivered = sum(
         sum(t["rows"] for t in json.loads((home / "landing" / m / "_manifest.json").read_text())["tables"].values())
         for m in _months(first, end)
     )
     stages[0].rows = delivered
-    stages.append(run_stage("load", [TIERWISE, "load"], env, delivered))
+    stage("load", [TIERWISE, "load"], delivered)
     warehouse = settings.warehouse_path
 
     def dbt(verb: str, first_month: str, *extra: str) -> list[str]:
         return [DBT, verb, "--vars", json.dumps({"from_month": first_month, "as_of_month": end}), *extra,
                 "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]  # fmt: skip
 
-    stages.append(run_stage(FULL_BUILD.format(months=months), dbt("build", first, "--full-refresh"), env, delivered))
+    stage(FULL_BUILD.format(months=months), dbt("build", first, "--full-refresh"), delivered)
     month_rows = delivered // months
-    stages.append(run_stage(ONE_MONTH, dbt("build", end), env, month_rows))
+    stage(ONE_MONTH, dbt("build", end), month_rows)
     # the operator's refresh of one month through Dagster; the rules are marked as built so it
     # stays incremental (a rules change would rebuild everything)
     record_rules_built(settings)
-    stages.append(run_stage(OPERATOR_MONTH, [TIERWISE, "run", "--month", end], env, month_rows))
-    marts = _mart_rows(home)
-    stages.append(run_stage("publish", [TIERWISE, "publish"], env, marts))
-    stages.append(run_stage("report (zh+en, html/pdf/xlsx)", [TIERWISE, "report", "--month", end], env))
+    stage(OPERATOR_MONTH, [TIERWISE, "run", "--month", end], month_rows)
+    stage("publish", [TIERWISE, "publish"], _mart_rows(home))
+    stage("report (zh+en, html/pdf/xlsx)", [TIERWISE, "report", "--month", end])
 
     # Side by side on the same raw data: the same two marts by dbt alone and by the baselines.
     customer_months = _count(warehouse, "marts.fct_customer_month")
-    two_marts = dbt("run", first, "--select", "+fct_customer_month +fct_customer_tier", "--full-refresh")
-    stages.append(run_stage(TWO_MARTS, two_marts, env, customer_months))
+    stage(TWO_MARTS, dbt("run", first, "--select", "+fct_customer_month +fct_customer_tier", "--full-refresh"),
+          customer_months)  # fmt: skip
     spill = env["TIERWISE_DUCKDB_TEMP_DIR"]
-    baseline_sql = [sys.executable, str(HERE / "baseline_duckdb.py"), str(warehouse), spill]
-    stages.append(run_stage(BASELINE_SQL, baseline_sql, env, customer_months))
-    baseline_pandas = [sys.executable, str(HERE / "baseline_pandas.py"), str(warehouse)]
-    stages.append(run_stage(BASELINE_PANDAS, baseline_pandas, env, customer_months, max_rss_mb=PANDAS_MAX_RSS_MB))
+    stage(BASELINE_SQL, [sys.executable, str(HERE / "baseline_duckdb.py"), str(warehouse), spill], customer_months)
+    stage(BASELINE_PANDAS, [sys.executable, str(HERE / "baseline_pandas.py"), str(warehouse)], customer_months,
+          PANDAS_MAX_RSS_MB)  # fmt: skip
     return stages
 
 
@@ -236,13 +250,15 @@ def main() -> int:
     parser.add_argument("--end-month", default="2025-12")
     parser.add_argument("--root", default=None, help="where the banks are built (default: a temp folder)")
     parser.add_argument("--markdown", default=None, help="append the result tables to this file")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --root: keep the stages an earlier run of the same banks recorded")  # fmt: skip
     args = parser.parse_args()
     root = Path(args.root or tempfile.mkdtemp(prefix="tierwise-bench-"))
     print(f"machine: {machine()}; banks under {root}")
     results, failures, by_size = [], [], {}
     for size in (int(s) for s in args.sizes.split(",")):
         print(f"{size:,} customers x {args.months} months", flush=True)
-        stages = bench_size(size, args.months, args.end_month, root)
+        stages = bench_size(size, args.months, args.end_month, root, args.resume)
         schemas = ["baseline"] + ([] if _stage(stages, BASELINE_PANDAS).stopped else ["baseline_pandas"])
         size_failures = compare(root / f"bank-{size}" / "warehouse" / "build.duckdb", schemas)
         failures += [f"{size:,}: {f}" for f in size_failures]
