@@ -62,6 +62,8 @@ def test_definitions_load_one_graph_from_landing_to_marts(defs):
 def test_dbt_args_are_validated():
     assert build_args("2025-09-01", "2025-10-01", False) == [
         "build",
+        "--exclude-resource-type",
+        "unit_test",
         "--vars",
         json.dumps({"as_of_month": "2025-10", "from_month": "2025-09"}, sort_keys=True),
     ]

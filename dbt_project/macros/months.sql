@@ -31,13 +31,50 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- SQL predicate: the column's month is one the run rebuilds, from_month (default as_of_month)
+    through as_of_month; every month up to as_of_month when neither is set past the first. -#}
+{% macro run_months(column) -%}
+    {%- set first = validated_month('from_month') or validated_month('as_of_month') -%}
+    {%- if first is none -%}
+        {{ within_run(column) }}
+    {%- else -%}
+        {{ column }} >= cast('{{ month_end_literal(first) }}' as date) and {{ within_run(column) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- SQL predicate for month-incremental models: on an incremental run only the months from
     from_month (default as_of_month) through as_of_month; on a full build every month in the run. -#}
 {% macro incremental_months(column) -%}
-    {%- set first = validated_month('from_month') or validated_month('as_of_month') -%}
-    {%- if is_incremental() and first is not none -%}
-        {{ column }} >= cast('{{ month_end_literal(first) }}' as date) and {{ within_run(column) }}
+    {%- if is_incremental() -%}
+        {{ run_months(column) }}
     {%- else -%}
         {{ within_run(column) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- SQL predicate for tests of data a run wrote: the run's months (run_months) unless the run is
+    a full refresh, which rewrote every month up to as_of_month. -#}
+{% macro tested_months(column) -%}
+    {%- if flags.FULL_REFRESH -%}
+        {{ within_run(column) }}
+    {%- else -%}
+        {{ run_months(column) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- SQL predicate on a timestamp column, equal to incremental_months(month of the column) but
+    written as a range on the column itself, so the engine can skip row groups of the raw table
+    (a raw extract is loaded month by month, so its zone maps follow the month). -#}
+{% macro incremental_timestamps(column) -%}
+    {%- set first = validated_month('from_month') or validated_month('as_of_month') -%}
+    {%- set last = validated_month('as_of_month') -%}
+    {%- set conditions = [] -%}
+    {%- if is_incremental() and first is not none -%}
+        {%- do conditions.append(column ~ " >= cast('" ~ first ~ "-01' as timestamp)") -%}
+    {%- endif -%}
+    {%- if last is not none -%}
+        {%- set after = modules.datetime.date.fromisoformat(month_end_literal(last)) + modules.datetime.timedelta(days=1) -%}
+        {%- do conditions.append(column ~ " < cast('" ~ after.isoformat() ~ "' as timestamp)") -%}
+    {%- endif -%}
+    {{ conditions | join(' and ') if conditions else '1 = 1' }}
 {%- endmacro %}

@@ -1,13 +1,16 @@
 -- AUM parts reconcile to the landed source within 0.01 CNY per customer and month:
 -- month-end deposits = sum of month-end ledger balances of open accounts x the month's FX
 -- rate, investments = sum of month-end holding values x FX. Recomputed from staging, not from
--- the intermediate models, so a mistake there cannot hide here.
+-- the intermediate models, so a mistake there cannot hide here. The months a run wrote
+-- (tested_months; every month on a full refresh).
 with marts as (
     select * from {{ ref('fct_customer_month') }}
+    where {{ tested_months('as_of_date') }}
 ),
 
 batches as (
     select * from {{ ref('stg_core__load_batches') }}
+    where {{ tested_months('batch_as_of_date') }}
 ),
 
 rates as (

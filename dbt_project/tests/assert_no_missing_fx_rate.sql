@@ -1,5 +1,5 @@
 -- A currency with no rate on or before the month end is a data error, not a zero (DOMAIN.md):
--- every deposit account and holding must find its month's rate.
+-- every deposit account and holding must find its month's rate (in the months a run wrote).
 with accounts as (
     select
         account_id as item,
@@ -7,6 +7,7 @@ with accounts as (
         currency,
         cny_per_unit
     from {{ ref('int_account_month_balances') }}
+    where {{ tested_months('as_of_date') }}
 ),
 
 holdings as (
@@ -16,6 +17,7 @@ holdings as (
         currency,
         cny_per_unit
     from {{ ref('int_holdings__monthly') }}
+    where {{ tested_months('as_of_date') }}
 )
 
 select * from accounts

@@ -1,10 +1,12 @@
 -- Exactly one fct_customer_tier row per customer on book per month, and none for anyone off
--- book (fct_customer_month is the list of customers on book).
+-- book (fct_customer_month is the list of customers on book). The months a run wrote
+-- (tested_months; every month on a full refresh).
 with on_book as (
     select
         customer_id,
         as_of_date
     from {{ ref('fct_customer_month') }}
+    where {{ tested_months('as_of_date') }}
 ),
 
 tiers as (
@@ -13,6 +15,7 @@ tiers as (
         as_of_date,
         count(*) as tier_rows
     from {{ ref('fct_customer_tier') }}
+    where {{ tested_months('as_of_date') }}
     group by customer_id, as_of_date
 )
 

@@ -1,25 +1,30 @@
 -- One row per customer on book and month: the monthly measures of DOMAIN.md, all in CNY.
--- A view: fct_customer_month (the contracted mart) and the tier logic both read it.
-{{ config(materialized="view") }}
-
+-- fct_customer_month (the contracted mart), the segments (their trailing activity window reads
+-- earlier months) and the tier logic all read it, so it is a month-incremental table
+-- (dbt_project.yml), not a view recomputed by each reader over the whole history.
 with on_book as (
     select * from {{ ref('int_customers__on_book') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 deposits as (
     select * from {{ ref('int_customer_month__deposits') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 holdings as (
     select * from {{ ref('int_customer_month__holdings') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 activity as (
     select * from {{ ref('int_customer_month__activity') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 complaints as (
     select * from {{ ref('int_customer_month__complaints') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 categories as (
@@ -28,6 +33,7 @@ categories as (
         as_of_date,
         count(distinct category) as product_categories_held
     from {{ ref('int_customer_month__categories') }}
+    where {{ incremental_months('as_of_date') }}
     group by customer_id, as_of_date
 ),
 

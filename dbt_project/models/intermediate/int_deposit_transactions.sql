@@ -4,7 +4,7 @@
 -- of its txn_ts when that month is rebuilt.
 with run_transactions as (
     select * from {{ ref('stg_core__deposit_transactions') }}
-    where {{ incremental_months(month_end('cast(txn_ts as date)')) }}
+    where {{ incremental_timestamps('txn_ts') }}
 ),
 
 ranked as (

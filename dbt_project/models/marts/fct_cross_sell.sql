@@ -13,18 +13,29 @@ with tiers as (
 
 customers as (
     select * from {{ ref('int_customers__monthly') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 customer_month as (
     select * from {{ ref('fct_customer_month') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 held as (
     select * from {{ ref('int_customer_month__categories') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
+-- product_order: each category's products in the order a suitable pick prefers them (lowest
+-- risk, then lowest min purchase, then lowest code), numbered once per month on the small
+-- product list so the per-customer pick sorts on integers
 products as (
-    select * from {{ ref('int_products__on_sale') }}
+    select
+        *,
+        row_number() over (
+            partition by as_of_date, category order by risk_rank, min_purchase_cny, product_code
+        ) as product_order
+    from {{ ref('int_products__on_sale') }}
 ),
 
 tier_affinity as (
@@ -73,7 +84,8 @@ candidates as (
         products.aum_component,
         products.risk_rating,
         products.risk_rank,
-        products.min_purchase_cny
+        products.min_purchase_cny,
+        products.product_order
     from base
     inner join products on base.as_of_date = products.as_of_date
     left join held
@@ -116,21 +128,36 @@ checked as (
     cross join rules
 ),
 
--- Per category: the suitable product with the lowest risk, then lowest min purchase, then
--- lowest code; when none is suitable, the product first in that order explains the refusal.
-picked as (
+judged as (
     select
         *,
-        age_failure is null and risk_failure is null and funds_failure is null as is_suitable,
-        row_number() over (
-            partition by customer_id, as_of_date, category
-            order by
-                case when age_failure is null and risk_failure is null and funds_failure is null then 0 else 1 end,
-                risk_rank,
-                min_purchase_cny,
-                product_code
-        ) as product_preference
+        age_failure is null and risk_failure is null and funds_failure is null as is_suitable
     from checked
+),
+
+-- Per category: the suitable product with the lowest risk, then lowest min purchase, then
+-- lowest code (product_order); when none is suitable, the product first in that order explains
+-- the refusal. An aggregate and a join back on the unique product_order, not a window over
+-- every customer x product.
+preferred as (
+    select
+        customer_id,
+        as_of_date,
+        category,
+        coalesce(min(case when is_suitable then product_order end), min(product_order)) as product_order
+    from judged
+    group by customer_id, as_of_date, category
+),
+
+picked as (
+    select judged.*
+    from judged
+    inner join preferred
+        on
+            judged.customer_id = preferred.customer_id
+            and judged.as_of_date = preferred.as_of_date
+            and judged.category = preferred.category
+            and judged.product_order = preferred.product_order
 ),
 
 scored as (
@@ -152,7 +179,6 @@ scored as (
     left join tier_affinity on picked.tier = tier_affinity.tier and picked.category = tier_affinity.category
     left join life_affinity
         on picked.life_stage = life_affinity.life_stage and picked.category = life_affinity.category
-    where picked.product_preference = 1
 ),
 
 final as (

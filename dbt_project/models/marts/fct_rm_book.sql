@@ -1,24 +1,29 @@
 -- Each relationship manager's book per month: clients on book assigned at month end, their
 -- AUM, how many are on the churn watchlist, and capacity (max_clients, else the rm_capacity
--- seed default for the role; no cap when both are empty -> never over capacity).
+-- seed default for the role; no cap when both are empty -> never over capacity). Incremental by
+-- month (dbt_project.yml): every input is read for the run's months only.
 with managers as (
     select * from {{ ref('stg_core__relationship_managers') }}
 ),
 
 month_batches as (
     select * from {{ ref('int_month_batches') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 assignments as (
     select * from {{ ref('int_customer_month__rm') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 measures as (
     select * from {{ ref('fct_customer_month') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 signals as (
     select * from {{ ref('fct_churn_signals') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 capacity as (

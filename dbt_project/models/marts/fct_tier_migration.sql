@@ -1,12 +1,14 @@
 -- Tier migration per month: from last month's held tier to this month's. New customers come
 -- from 'none'; customers on book last month and not this month go to 'left' (their AUM is
--- last month's, since they have none this month).
+-- last month's, since they have none this month). Incremental by month (dbt_project.yml): a
+-- month's rows need only that month's and the previous month's tiers.
 with tiers as (
     select * from {{ ref('fct_customer_tier') }}
 ),
 
 months as (
     select * from {{ ref('int_months') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 stayed_or_new as (
@@ -17,6 +19,7 @@ stayed_or_new as (
         customer_id,
         aum_basis_cny as aum_cny
     from tiers
+    where {{ incremental_months('as_of_date') }}
 ),
 
 departed as (

@@ -48,11 +48,25 @@ horizons as (
             and later.as_of_date <= {{ month_end(add_months('origin.as_of_date', 'horizon_policy.horizon')) }}
 ),
 
+-- Incremental by month (dbt_project.yml): the origin months a run rewrites are those with a
+-- month of the run in their horizon (up to `horizon` months before the run, which gain an
+-- outcome month); dbt's delete+insert replaces exactly those months.
+run_origins as (
+    select distinct as_of_date from horizons
+    where {{ incremental_months('future_date') }}
+),
+
+run_horizons as (
+    select horizons.*
+    from horizons
+    inner join run_origins on horizons.as_of_date = run_origins.as_of_date
+),
+
 horizon_length as (
     select
         as_of_date,
         count(*) as horizon_months
-    from horizons
+    from run_horizons
     group by as_of_date
 ),
 
@@ -70,7 +84,7 @@ churn_outcomes as (
     inner join measures as now_month
         on signals.customer_id = now_month.customer_id and signals.as_of_date = now_month.as_of_date
     cross join loss_policy
-    inner join horizons on signals.as_of_date = horizons.as_of_date
+    inner join run_horizons as horizons on signals.as_of_date = horizons.as_of_date
     left join measures as later_month
         on signals.customer_id = later_month.customer_id and horizons.future_date = later_month.as_of_date
     group by signals.customer_id, signals.as_of_date, signals.risk_band
@@ -107,7 +121,7 @@ adoptions as (
         cross_sell.priority_rank,
         max(case when held.category is not null then 1 else 0 end) as had_outcome
     from cross_sell
-    inner join horizons on cross_sell.as_of_date = horizons.as_of_date
+    inner join run_horizons as horizons on cross_sell.as_of_date = horizons.as_of_date
     left join held
         on
             cross_sell.customer_id = held.customer_id

@@ -2,8 +2,15 @@
 -- month (0 customers if empty). Retention compares with last month's members of the tier:
 -- AUM retention = their AUM this month (0 if they left) / their AUM last month (资产留存率);
 -- customer retention = share of them still on book. Both are null when last month is not built.
+-- Incremental by month (dbt_project.yml): a month's rows need that month's and the previous
+-- month's tiers and measures.
 with tiers as (
     select * from {{ ref('fct_customer_tier') }}
+),
+
+run_tiers as (
+    select * from tiers
+    where {{ incremental_months('as_of_date') }}
 ),
 
 customer_month as (
@@ -16,6 +23,7 @@ rm as (
 
 months as (
     select * from {{ ref('int_months') }}
+    where {{ incremental_months('as_of_date') }}
 ),
 
 thresholds as (
@@ -24,26 +32,26 @@ thresholds as (
 
 grid as (
     select distinct
-        tiers.as_of_date,
+        run_tiers.as_of_date,
         thresholds.tier,
         thresholds.tier_rank
-    from tiers
-    inner join thresholds on tiers.threshold_version = thresholds.version
+    from run_tiers
+    inner join thresholds on run_tiers.threshold_version = thresholds.version
 ),
 
 current_members as (
     select
-        tiers.as_of_date,
-        tiers.tier,
+        run_tiers.as_of_date,
+        run_tiers.tier,
         count(*) as customers,
         sum(customer_month.aum_cny) as aum_cny,
         avg(cast(customer_month.product_categories_held as double)) as avg_product_categories,
         avg(case when rm.rm_id is not null then cast(1 as double) else cast(0 as double) end) as rm_coverage_rate
-    from tiers
+    from run_tiers
     inner join customer_month
-        on tiers.customer_id = customer_month.customer_id and tiers.as_of_date = customer_month.as_of_date
-    left join rm on tiers.customer_id = rm.customer_id and tiers.as_of_date = rm.as_of_date
-    group by tiers.as_of_date, tiers.tier
+        on run_tiers.customer_id = customer_month.customer_id and run_tiers.as_of_date = customer_month.as_of_date
+    left join rm on run_tiers.customer_id = rm.customer_id and run_tiers.as_of_date = rm.as_of_date
+    group by run_tiers.as_of_date, run_tiers.tier
 ),
 
 month_totals as (
@@ -51,7 +59,7 @@ month_totals as (
         as_of_date,
         sum(aum_cny) as total_aum_cny
     from customer_month
-    where {{ within_run('as_of_date') }}
+    where {{ incremental_months('as_of_date') }}
     group by as_of_date
 ),
 
