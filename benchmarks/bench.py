@@ -271,8 +271,9 @@ def main() -> int:
     print(summary, flush=True)
     if args.markdown:
         with open(args.markdown, "a", encoding="utf-8") as out:
+            command = " ".join(["python benchmarks/bench.py", *sys.argv[1:]])
             out.write(f"\n## Run of {time.strftime('%Y-%m-%d %H:%M')}\n\nMachine: {machine()}. "
-                      f"Command: `BENCH_SIZES={args.sizes} make bench`.\n\n")  # fmt: skip
+                      f"Command: `{command}` (`make bench` runs `--markdown BENCHMARKS.md`).\n\n")  # fmt: skip
             out.write("\n\n".join(results) + "\n\n" + summary + "\n")
     if failures:
         print("baselines disagree with the marts:\n  " + "\n  ".join(failures), file=sys.stderr)

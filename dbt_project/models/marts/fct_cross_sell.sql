@@ -1,6 +1,10 @@
 {#- Incremental by month (it grows with customers x categories x months): a run rewrites the
     months from from_month (default as_of_month) to as_of_month and drops later ones
-    (dbt_project.yml, monthly_incremental). -#}
+    (dbt_project.yml, monthly_incremental).
+    Built after fct_churn_signals, never beside it: the two are the largest queries of a full
+    build and share DuckDB's one memory_limit; run side by side at 1M customers x 12 months they
+    ran out of memory, one after the other they fit. -#}
+-- depends_on: {{ ref('fct_churn_signals') }}
 with tiers as (
     select
         customer_id,
@@ -75,6 +79,23 @@ base as (
         on tiers.customer_id = customer_month.customer_id and tiers.as_of_date = customer_month.as_of_date
 ),
 
+-- The suitability rules (DOMAIN.md), each a condition on one customer-month x product row `c`
+-- (true = refused). Written once, used twice: to pick each category's product over every
+-- candidate (booleans only), then to word the refusal for the one product picked.
+{%- set age_refused -%}
+    coalesce(c.family = 'credit' and c.age_years < rules.credit_min_age, false)
+{%- endset -%}
+{%- set risk_refused -%}
+    coalesce(
+        (c.risk_assessment_valid and c.risk_rank > c.customer_risk_rank)
+        or (not c.risk_assessment_valid and c.risk_rank > rules.max_risk_unassessed),
+        false
+    )
+{%- endset -%}
+{%- set funds_refused -%}
+    coalesce(c.aum_component in ('deposit', 'investment') and c.min_purchase_cny > c.deposit_eom_cny, false)
+{%- endset %}
+
 candidates as (
     select
         base.*,
@@ -96,68 +117,77 @@ candidates as (
     where held.category is null
 ),
 
-checked as (
+-- Per category: the suitable product with the lowest risk, then lowest min purchase, then
+-- lowest code (product_order); when none is suitable, the product first in that order explains
+-- the refusal. An aggregate over narrow rows, not a sort of every wide customer x product row:
+-- at 1M customers x 12 months that is ~260M candidates.
+preferred as (
     select
-        candidates.*,
+        c.customer_id,
+        c.as_of_date,
+        c.category,
+        coalesce(
+            min(
+                case
+                    when not {{ age_refused }} and not {{ risk_refused }} and not {{ funds_refused }}
+                        then c.product_order
+                end
+            ),
+            min(c.product_order)
+        ) as product_order
+    from candidates as c
+    cross join rules
+    group by c.customer_id, c.as_of_date, c.category
+),
+
+picked_rows as (
+    select
+        base.*,
+        products.product_code,
+        products.category,
+        products.family,
+        products.aum_component,
+        products.risk_rating,
+        products.risk_rank,
+        products.min_purchase_cny
+    from preferred
+    inner join base on preferred.customer_id = base.customer_id and preferred.as_of_date = base.as_of_date
+    inner join products
+        on
+            preferred.as_of_date = products.as_of_date
+            and preferred.category = products.category
+            and preferred.product_order = products.product_order
+),
+
+picked as (
+    select
+        c.*,
         case
-            when candidates.family = 'credit' and candidates.age_years < rules.credit_min_age
+            when {{ age_refused }}
                 then concat(
-                    'age ', cast(candidates.age_years as {{ dbt.type_string() }}),
+                    'age ', cast(c.age_years as {{ dbt.type_string() }}),
                     ' < ', cast(rules.credit_min_age as {{ dbt.type_string() }})
                 )
         end as age_failure,
         case
-            when candidates.risk_assessment_valid and candidates.risk_rank > candidates.customer_risk_rank
-                then concat('risk ', candidates.risk_level, ' < ', candidates.risk_rating)
-            when not candidates.risk_assessment_valid and candidates.risk_rank > rules.max_risk_unassessed
+            when c.risk_assessment_valid and c.risk_rank > c.customer_risk_rank
+                then concat('risk ', c.risk_level, ' < ', c.risk_rating)
+            when {{ risk_refused }}
                 then case
-                    when candidates.risk_level is null then 'risk not assessed'
+                    when c.risk_level is null then 'risk not assessed'
                     else 'risk assessment expired'
                 end
         end as risk_failure,
         case
-            when
-                candidates.aum_component in ('deposit', 'investment')
-                and candidates.min_purchase_cny > candidates.deposit_eom_cny
+            when {{ funds_refused }}
                 then concat(
-                    'min purchase ', cast(candidates.min_purchase_cny as {{ dbt.type_string() }}),
-                    ' > funds ', cast(candidates.deposit_eom_cny as {{ dbt.type_string() }})
+                    'min purchase ', cast(c.min_purchase_cny as {{ dbt.type_string() }}),
+                    ' > funds ', cast(c.deposit_eom_cny as {{ dbt.type_string() }})
                 )
-        end as funds_failure
-    from candidates
+        end as funds_failure,
+        not {{ age_refused }} and not {{ risk_refused }} and not {{ funds_refused }} as is_suitable
+    from picked_rows as c
     cross join rules
-),
-
-judged as (
-    select
-        *,
-        age_failure is null and risk_failure is null and funds_failure is null as is_suitable
-    from checked
-),
-
--- Per category: the suitable product with the lowest risk, then lowest min purchase, then
--- lowest code (product_order); when none is suitable, the product first in that order explains
--- the refusal. An aggregate and a join back on the unique product_order, not a window over
--- every customer x product.
-preferred as (
-    select
-        customer_id,
-        as_of_date,
-        category,
-        coalesce(min(case when is_suitable then product_order end), min(product_order)) as product_order
-    from judged
-    group by customer_id, as_of_date, category
-),
-
-picked as (
-    select judged.*
-    from judged
-    inner join preferred
-        on
-            judged.customer_id = preferred.customer_id
-            and judged.as_of_date = preferred.as_of_date
-            and judged.category = preferred.category
-            and judged.product_order = preferred.product_order
 ),
 
 scored as (
