@@ -94,19 +94,19 @@ base as (
 {%- endset -%}
 {%- set funds_refused -%}
     coalesce(c.aum_component in ('deposit', 'investment') and c.min_purchase_cny > c.deposit_eom_cny, false)
-{%- endset %}
+{%- endset -%}
+{#- a customer-month x product row: the customer-month (base) and these product columns -#}
+{%- set offer_columns = [
+    'product_code', 'category', 'family', 'aum_component', 'risk_rating', 'risk_rank', 'min_purchase_cny',
+    'product_order'
+] %}
 
 candidates as (
     select
-        base.*,
-        products.product_code,
-        products.category,
-        products.family,
-        products.aum_component,
-        products.risk_rating,
-        products.risk_rank,
-        products.min_purchase_cny,
-        products.product_order
+        {%- for column in offer_columns %}
+            products.{{ column }},
+        {%- endfor %}
+        base.*
     from base
     inner join products on base.as_of_date = products.as_of_date
     left join held
@@ -142,14 +142,10 @@ preferred as (
 
 picked_rows as (
     select
-        base.*,
-        products.product_code,
-        products.category,
-        products.family,
-        products.aum_component,
-        products.risk_rating,
-        products.risk_rank,
-        products.min_purchase_cny
+        {%- for column in offer_columns %}
+            products.{{ column }},
+        {%- endfor %}
+        base.*
     from preferred
     inner join base on preferred.customer_id = base.customer_id and preferred.as_of_date = base.as_of_date
     inner join products
