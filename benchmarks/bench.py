@@ -24,13 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from tierwise.config import Settings
+from tierwise.config import Settings, dbt_command
 from tierwise.rules import record_rules_built
 
 TIERWISE = str(Path(sys.executable).with_name("tierwise"))
-DBT = str(Path(sys.executable).with_name("dbt"))
 HERE = Path(__file__).resolve().parent
-DBT_PROJECT_DIR = HERE.parent / "dbt_project"
 COMPARED = ("fct_customer_month", "fct_customer_tier")
 FULL_BUILD = "dbt build, all {months} months (every model and data test, full refresh)"
 ONE_MONTH = "dbt build, one month (incremental)"
@@ -146,8 +144,7 @@ def bench_size(
     warehouse = settings.warehouse_path
 
     def dbt(verb: str, first_month: str, *extra: str) -> list[str]:
-        return [DBT, verb, "--vars", json.dumps({"from_month": first_month, "as_of_month": end}), *extra,
-                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]  # fmt: skip
+        return dbt_command(verb, "--vars", json.dumps({"from_month": first_month, "as_of_month": end}), *extra)
 
     # the production refresh's dbt build (defs/dbt_assets.build_args): data tests, no unit tests
     no_unit = ("--exclude-resource-type", "unit_test")

@@ -5,24 +5,14 @@ warehouse (dbt reads the column types of a tested model's parents from it)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from tierwise.config import Settings
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
-
 
 def test_every_dbt_unit_test_passes(golden_sequential, tmp_path):
-    settings = Settings(golden_sequential)
-    env = {**os.environ, **settings.dbt_env(), "DBT_TARGET_PATH": str(tmp_path / "target")}
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    result = subprocess.run(
-        [dbt, "test", "--select", "test_type:unit", "--vars", '{"as_of_month": "2025-06"}',
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        env=env, capture_output=True, text=True, check=False,
+    result = Settings(golden_sequential).run_dbt(
+        "test", "--select", "test_type:unit", "--vars", '{"as_of_month": "2025-06"}',
+        env={"DBT_TARGET_PATH": str(tmp_path / "target")},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:]
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())

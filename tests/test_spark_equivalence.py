@@ -6,16 +6,11 @@ step starts a JVM): about 10 minutes on 2 cores."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from golden_bank import MONTHS
 from tierwise import spark
 from tierwise.cli import main
-from tierwise.config import DBT_PROJECT_DIR, Settings
+from tierwise.config import Settings
 
 pytestmark = pytest.mark.spark
 
@@ -59,13 +54,7 @@ def test_generated_bank_on_spark_equals_duckdb(tmp_path, monkeypatch):
     assert main(["load"]) == 0
     settings = Settings.from_env()
     # the DuckDB side: the same dbt build, default target
-    env = {**os.environ, **settings.dbt_env(), "DBT_TARGET_PATH": str(home / "dbt" / "target")}
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    duck = subprocess.run(
-        [dbt, "build", "--vars", '{"from_month": "2025-01", "as_of_month": "2025-04"}', "--full-refresh",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    duck = settings.run_dbt("build", "--vars", '{"from_month": "2025-01", "as_of_month": "2025-04"}', "--full-refresh")
     assert duck.returncode == 0, duck.stdout[-4000:]
     spark.sync_raw(settings)
     _spark_build(settings, "2025-01", "2025-04")

@@ -5,15 +5,11 @@ month. Checked on the SQL dbt compiles for the golden warehouse."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tierwise.config import Settings
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 SELECTED = [
     "fct_customer_tier,test_type:generic",
     "int_deposit_transactions,test_type:generic",
@@ -26,12 +22,9 @@ RUN_BATCHES = "batch_id in (select batch_id from"
 
 
 def _compiled(home: Path, target: Path, *extra: str) -> dict[str, str]:
-    env = {**os.environ, **Settings(home).dbt_env(), "DBT_TARGET_PATH": str(target)}
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    result = subprocess.run(
-        [dbt, "compile", "--select", *SELECTED, "--vars", '{"from_month": "2025-06", "as_of_month": "2025-06"}',
-         *extra, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        env=env, capture_output=True, text=True, check=False,
+    result = Settings(home).run_dbt(
+        "compile", "--select", *SELECTED, "--vars", '{"from_month": "2025-06", "as_of_month": "2025-06"}', *extra,
+        env={"DBT_TARGET_PATH": str(target)},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:]
     return {path.stem: path.read_text() for path in (target / "compiled").rglob("*.sql")}

@@ -6,6 +6,8 @@ Read at call time (never at import time) so tests and operators can point a run 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,12 @@ concurrency:
   pools:
     default_limit: 1
 """
+
+
+def dbt_command(*args: str) -> list[str]:
+    """A dbt command line: this environment's dbt on the repository's project and profiles."""
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    return [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
 
 
 @dataclass(frozen=True)
@@ -95,3 +103,8 @@ class Settings:
             "DAGSTER_HOME": str(self.dagster_home),
             "TIERWISE_RULES_PATH": rules_path_for_dbt(self),
         }
+
+    def run_dbt(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+        """dbt in its own process on this warehouse (dbt_env, then `env` over it); output captured."""
+        return subprocess.run(dbt_command(*args), env={**os.environ, **self.dbt_env(), **(env or {})},
+                              capture_output=True, text=True, cwd=cwd, check=False)  # fmt: skip

@@ -125,19 +125,14 @@ def _sync_raw_here(settings: Settings) -> None:
 def dbt_build(settings: Settings, first_month: str, last_month: str) -> subprocess.CompletedProcess:
     """`dbt build` (seeds, models, tests) on the spark target for from_month..as_of_month, in its
     own process (dbt-spark's session lives in the dbt process)."""
-    target = settings.home / "spark" / "dbt_target"
     env = {
-        **os.environ,
-        **settings.dbt_env(),
         "TIERWISE_DBT_TARGET": "spark",
         "TIERWISE_SPARK_DIR": str(spark_dir(settings)),
-        "DBT_TARGET_PATH": str(target),
+        "DBT_TARGET_PATH": str(settings.home / "spark" / "dbt_target"),
         "DBT_LOG_PATH": str(settings.logs_dir / "dbt-spark"),
     }
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    args = [dbt, "build", "--vars", json.dumps({"from_month": first_month, "as_of_month": last_month})]
-    args += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    return subprocess.run(args, env=env, capture_output=True, text=True, cwd=spark_dir(settings), check=False)
+    months = json.dumps({"from_month": first_month, "as_of_month": last_month})
+    return settings.run_dbt("build", "--vars", months, env=env, cwd=spark_dir(settings))
 
 
 def compare_marts(settings: Settings) -> dict[str, tuple[int, int, int]]:
