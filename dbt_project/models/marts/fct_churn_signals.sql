@@ -1,25 +1,18 @@
--- Churn signals (流失预警) per customer on book and month. Thresholds and weights come from
--- seed churn_signals; each signal is evaluated as a row (signal, fired), so the score, the
--- reason order (weight desc, then name) and the weights stay data. "Previous months on book"
--- are the customer's rows in the lookback calendar months before this one (a customer back
--- after a long absence is not compared with a year-old month); with none, the signal cannot fire.
-with measures as (
-    select * from {{ ref('fct_customer_month') }}
-),
-
-tiers as (
-    select * from {{ ref('fct_customer_tier') }}
-),
-
-complaints as (
-    select * from {{ ref('int_customer_month__complaints') }}
-),
-
-rm as (
-    select * from {{ ref('int_customer_month__rm') }}
-),
-
-signals as (
+-- Churn signals (流失预警) per customer on book and month. Thresholds, weights and lookbacks come
+-- from seed churn_signals, pivoted to one row (params); each signal is a boolean column of the
+-- row, so the score, the reason order (weight desc, then name) and the weights stay data.
+-- "Previous months on book" are the customer's rows in the lookback calendar months before
+-- this one (a customer back after a long absence is not compared with a year-old month); with
+-- none, the signal cannot fire. A signal missing from the seed never fires.
+--
+-- Memory: DuckDB materializes a CTE read more than once, so the large tables are read where
+-- they are used (each read is a narrow column scan), and no CTE multiplies the rows
+-- (1M customers x 12 months did not fit 8 GB when every row was one row per signal).
+{%- set signal_names = [
+    'sig_aum_drop', 'sig_interbank_outflow', 'sig_large_maturity', 'sig_activity_drop',
+    'sig_complaints', 'sig_tier_pressure', 'sig_dormant_shift',
+] %}
+with signals as (
     select * from {{ ref('churn_signals') }}
 ),
 
@@ -35,11 +28,36 @@ policy as (
     from {{ ref('tier_policy') }}
 ),
 
-lookbacks as (
+signal_order as (
     select
+        signal,
+        weight,
+        ratio_threshold,
+        min_value,
+        lookback_months,
+        row_number() over (order by weight desc, signal asc) as reason_position
+    from signals
+),
+
+params as (
+    select
+        {%- for name in signal_names %}
+            max(case when signal = '{{ name }}' then weight end) as {{ name }}__weight,
+            max(case when signal = '{{ name }}' then ratio_threshold end) as {{ name }}__ratio,
+            max(case when signal = '{{ name }}' then min_value end) as {{ name }}__min,
+            max(case when signal = '{{ name }}' then reason_position end) as {{ name }}__position,
+        {%- endfor %}
         max(case when signal = 'sig_aum_drop' then lookback_months end) as aum_lookback,
         max(case when signal = 'sig_activity_drop' then lookback_months end) as activity_lookback
-    from signals
+    from signal_order
+),
+
+band_ranges as (
+    select
+        risk_band,
+        min_score,
+        lead(min_score) over (order by min_score) as next_min_score
+    from bands
 ),
 
 history as (
@@ -48,23 +66,23 @@ history as (
         current_month.as_of_date,
         {{ mean_to_cent(
             "case when previous.as_of_date >= "
-            ~ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.aum_lookback'))
+            ~ month_end(add_months('current_month.as_of_date', '-1 * params.aum_lookback'))
             ~ " then previous.aum_cny end"
         ) }} as prev_mean_aum_cny,
         avg(case
             when
                 previous.as_of_date
-                >= {{ month_end(add_months('current_month.as_of_date', '-1 * lookbacks.activity_lookback')) }}
+                >= {{ month_end(add_months('current_month.as_of_date', '-1 * params.activity_lookback')) }}
                 then cast(previous.customer_txn_count as double)
         end) as prev_mean_txn_count
-    from measures as current_month
-    cross join lookbacks
-    inner join measures as previous
+    from {{ ref('fct_customer_month') }} as current_month
+    cross join params
+    inner join {{ ref('fct_customer_month') }} as previous
         on
             current_month.customer_id = previous.customer_id
             and current_month.as_of_date > previous.as_of_date
             and previous.as_of_date >= {{ month_end(add_months(
-                'current_month.as_of_date', '-1 * greatest(lookbacks.aum_lookback, lookbacks.activity_lookback)'
+                'current_month.as_of_date', '-1 * greatest(params.aum_lookback, params.activity_lookback)'
             )) }}
     where {{ incremental_months('current_month.as_of_date') }}
     group by current_month.customer_id, current_month.as_of_date
@@ -90,128 +108,121 @@ inputs as (
         last_tier.activity_segment as last_month_activity_segment,
         rm.rm_id,
         coalesce(complaints.high_complaints_90d, 0) as high_complaints_90d
-    from measures
-    inner join tiers on measures.customer_id = tiers.customer_id and measures.as_of_date = tiers.as_of_date
+    from {{ ref('fct_customer_month') }} as measures
+    inner join {{ ref('fct_customer_tier') }} as tiers
+        on measures.customer_id = tiers.customer_id and measures.as_of_date = tiers.as_of_date
     left join history on measures.customer_id = history.customer_id and measures.as_of_date = history.as_of_date
-    left join measures as last_month
+    left join {{ ref('fct_customer_month') }} as last_month
         on
             measures.customer_id = last_month.customer_id
             and last_month.as_of_date = {{ prev_month_end('measures.as_of_date') }}
-    left join tiers as last_tier
+    left join {{ ref('fct_customer_tier') }} as last_tier
         on
             measures.customer_id = last_tier.customer_id
             and last_tier.as_of_date = {{ prev_month_end('measures.as_of_date') }}
-    left join complaints
+    left join {{ ref('int_customer_month__complaints') }} as complaints
         on measures.customer_id = complaints.customer_id and measures.as_of_date = complaints.as_of_date
-    left join rm on measures.customer_id = rm.customer_id and measures.as_of_date = rm.as_of_date
+    left join {{ ref('int_customer_month__rm') }} as rm
+        on measures.customer_id = rm.customer_id and measures.as_of_date = rm.as_of_date
     where {{ incremental_months('measures.as_of_date') }}
 ),
 
-evaluated as (
+fired as (
     select
-        inputs.customer_id,
-        inputs.as_of_date,
-        signals.signal,
-        signals.weight,
-        coalesce(case signals.signal
-            when 'sig_aum_drop'
-                then
-                    inputs.prev_mean_aum_cny >= signals.min_value
-                    and inputs.aum_cny < signals.ratio_threshold * inputs.prev_mean_aum_cny
-            when 'sig_interbank_outflow'
-                then
-                    inputs.interbank_outflow_cny >= signals.ratio_threshold * inputs.last_month_aum_cny
-                    and inputs.interbank_outflow_cny >= signals.min_value
-            when 'sig_large_maturity' then inputs.maturing_30d_cny >= signals.min_value
-            when 'sig_activity_drop'
-                then
-                    inputs.prev_mean_txn_count >= signals.min_value
-                    and inputs.customer_txn_count < signals.ratio_threshold * inputs.prev_mean_txn_count
-            when 'sig_complaints' then inputs.complaints_90d >= signals.min_value or inputs.high_complaints_90d > 0
-            when 'sig_tier_pressure'
-                then
-                    inputs.tier_change = 'down' or inputs.months_below_tier >= signals.min_value
-            when 'sig_dormant_shift' then
-                inputs.activity_segment = 'dormant'
-                and inputs.last_month_activity_segment in ('active', 'potential')
-        end, false) as is_fired
+        inputs.*,
+        coalesce(
+            params.sig_aum_drop__weight is not null
+            and inputs.prev_mean_aum_cny >= params.sig_aum_drop__min
+            and inputs.aum_cny < params.sig_aum_drop__ratio * inputs.prev_mean_aum_cny,
+            false
+        ) as sig_aum_drop,
+        coalesce(
+            params.sig_interbank_outflow__weight is not null
+            and inputs.interbank_outflow_cny >= params.sig_interbank_outflow__ratio * inputs.last_month_aum_cny
+            and inputs.interbank_outflow_cny >= params.sig_interbank_outflow__min,
+            false
+        ) as sig_interbank_outflow,
+        coalesce(
+            params.sig_large_maturity__weight is not null
+            and inputs.maturing_30d_cny >= params.sig_large_maturity__min,
+            false
+        ) as sig_large_maturity,
+        coalesce(
+            params.sig_activity_drop__weight is not null
+            and inputs.prev_mean_txn_count >= params.sig_activity_drop__min
+            and inputs.customer_txn_count < params.sig_activity_drop__ratio * inputs.prev_mean_txn_count,
+            false
+        ) as sig_activity_drop,
+        coalesce(
+            params.sig_complaints__weight is not null
+            and (inputs.complaints_90d >= params.sig_complaints__min or inputs.high_complaints_90d > 0),
+            false
+        ) as sig_complaints,
+        coalesce(
+            params.sig_tier_pressure__weight is not null
+            and (inputs.tier_change = 'down' or inputs.months_below_tier >= params.sig_tier_pressure__min),
+            false
+        ) as sig_tier_pressure,
+        coalesce(
+            params.sig_dormant_shift__weight is not null
+            and inputs.activity_segment = 'dormant'
+            and inputs.last_month_activity_segment in ('active', 'potential'),
+            false
+        ) as sig_dormant_shift
     from inputs
-    cross join signals
-),
-
-reasons as (
-    select
-        customer_id,
-        as_of_date,
-        {{ joined_by_weight('signal', 'weight') }} as reason_codes
-    from evaluated
-    where is_fired
-    group by customer_id, as_of_date
+    cross join params
 ),
 
 scored as (
     select
-        customer_id,
-        as_of_date,
-        sum(case when is_fired then weight else 0 end) as fired_weight,
-        max(case when signal = 'sig_aum_drop' and is_fired then 1 else 0 end) = 1 as sig_aum_drop,
-        max(case when signal = 'sig_interbank_outflow' and is_fired then 1 else 0 end) = 1 as sig_interbank_outflow,
-        max(case when signal = 'sig_large_maturity' and is_fired then 1 else 0 end) = 1 as sig_large_maturity,
-        max(case when signal = 'sig_activity_drop' and is_fired then 1 else 0 end) = 1 as sig_activity_drop,
-        max(case when signal = 'sig_complaints' and is_fired then 1 else 0 end) = 1 as sig_complaints,
-        max(case when signal = 'sig_tier_pressure' and is_fired then 1 else 0 end) = 1 as sig_tier_pressure,
-        max(case when signal = 'sig_dormant_shift' and is_fired then 1 else 0 end) = 1 as sig_dormant_shift
-    from evaluated
-    group by customer_id, as_of_date
-),
-
-banded as (
-    select
-        scored.*,
+        fired.*,
         policy.watchlist_min_tier_rank,
-        least(policy.score_cap, scored.fired_weight) as churn_score
-    from scored
+        least(
+            policy.score_cap,
+            {%- for name in signal_names %}
+                case when fired.{{ name }} then params.{{ name }}__weight else 0 end{{ ' +' if not loop.last }}
+            {%- endfor %}
+        ) as churn_score,
+        {#- concat_ws skips nulls (DuckDB, Spark): place k holds the signal of reason_position k if it fired #}
+        nullif(concat_ws(
+            ',',
+            {%- for position in range(1, signal_names | length + 1) %}
+                case
+                    {%- for name in signal_names %}
+                        when params.{{ name }}__position = {{ position }} and fired.{{ name }} then '{{ name }}'
+                    {%- endfor %}
+                end{{ ',' if not loop.last }}
+            {%- endfor %}
+        ), '') as reason_codes
+    from fired
+    cross join params
     cross join policy
-),
-
-with_band as (
-    select
-        banded.*,
-        bands.risk_band,
-        row_number() over (
-            partition by banded.customer_id, banded.as_of_date order by bands.min_score desc
-        ) as band_preference
-    from banded
-    inner join bands on banded.churn_score >= bands.min_score
 ),
 
 final as (
     select
-        with_band.customer_id,
-        with_band.as_of_date,
-        inputs.tier,
-        cast(with_band.churn_score as integer) as churn_score,
-        with_band.risk_band,
-        with_band.sig_aum_drop,
-        with_band.sig_interbank_outflow,
-        with_band.sig_large_maturity,
-        with_band.sig_activity_drop,
-        with_band.sig_complaints,
-        with_band.sig_tier_pressure,
-        with_band.sig_dormant_shift,
-        reasons.reason_codes,
-        inputs.rm_id,
-        inputs.tier_rank,
-        inputs.last_month_aum_cny,
-        inputs.last_month_activity_segment,
-        inputs.prev_mean_aum_cny,
-        cast(inputs.prev_mean_txn_count as double) as prev_mean_txn_count,
-        cast(inputs.high_complaints_90d as integer) as high_complaints_90d,
-        with_band.risk_band = 'high' and inputs.tier_rank >= with_band.watchlist_min_tier_rank as is_watchlist
-    from with_band
-    inner join inputs on with_band.customer_id = inputs.customer_id and with_band.as_of_date = inputs.as_of_date
-    left join reasons on with_band.customer_id = reasons.customer_id and with_band.as_of_date = reasons.as_of_date
-    where with_band.band_preference = 1
+        scored.customer_id,
+        scored.as_of_date,
+        scored.tier,
+        cast(scored.churn_score as integer) as churn_score,
+        band_ranges.risk_band,
+        {%- for name in signal_names %}
+            scored.{{ name }},
+        {%- endfor %}
+        scored.reason_codes,
+        scored.rm_id,
+        scored.tier_rank,
+        scored.last_month_aum_cny,
+        scored.last_month_activity_segment,
+        scored.prev_mean_aum_cny,
+        cast(scored.prev_mean_txn_count as double) as prev_mean_txn_count,
+        cast(scored.high_complaints_90d as integer) as high_complaints_90d,
+        band_ranges.risk_band = 'high' and scored.tier_rank >= scored.watchlist_min_tier_rank as is_watchlist
+    from scored
+    inner join band_ranges
+        on
+            scored.churn_score >= band_ranges.min_score
+            and (band_ranges.next_min_score is null or scored.churn_score < band_ranges.next_min_score)
 )
 
 select * from final
