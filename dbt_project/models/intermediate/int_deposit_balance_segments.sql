@@ -3,15 +3,14 @@
 -- the balance on day d is balance_after of the day's last transaction (by txn_ts, txn_id),
 -- else the balance carried from the day before, starting from the opening balance;
 -- 0 before the account opened and from the day it closed.
-with accounts as (
-    select * from {{ ref('int_accounts__monthly') }}
-),
-
-transactions as (
-    select * from {{ ref('int_deposit_transactions') }}
-),
-
-windows as (
+--
+-- One ordered pass per account and month: the opening row first, then the transactions in
+-- order. A transaction followed by one of another day (or by none) ends its day, and its
+-- balance holds until the next transaction's day; the opening balance holds until the first
+-- transaction's day. The window bounds ride on the opening row, so each input is read once.
+{%- set account_month_order =
+    'partition by account_id, as_of_date order by start_order, segment_start, txn_ts, txn_id' %}
+with windows as (
     select
         account_id,
         as_of_date,
@@ -21,82 +20,83 @@ windows as (
             when closed_on is not null and closed_on <= as_of_date then closed_on
             else {{ add_days('as_of_date', 1) }}
         end as end_day_exclusive
-    from accounts
+    from {{ ref('int_accounts__monthly') }}
     where {{ incremental_months('as_of_date') }}
 ),
 
-day_ends as (
+starts as (
     select
         account_id,
         as_of_date,
-        txn_date,
-        balance_after
-    from (
-        select
-            account_id,
-            as_of_date,
-            txn_date,
-            balance_after,
-            row_number() over (partition by account_id, txn_date order by txn_ts desc, txn_id desc) as rank_in_day
-        from transactions
-        where {{ incremental_months('as_of_date') }}
-    ) as ranked
-    where rank_in_day = 1
-),
-
-day_end_runs as (
-    select
-        day_ends.account_id,
-        day_ends.as_of_date,
-        day_ends.txn_date as segment_start,
-        coalesce(
-            lead(day_ends.txn_date)
-                over (partition by day_ends.account_id, day_ends.as_of_date order by day_ends.txn_date),
-            windows.end_day_exclusive
-        ) as segment_end,
-        day_ends.balance_after as balance
-    from day_ends
-    inner join windows on day_ends.account_id = windows.account_id and day_ends.as_of_date = windows.as_of_date
-),
-
-opening_runs as (
-    select
-        windows.account_id,
-        windows.as_of_date,
-        windows.first_day as segment_start,
-        coalesce(min(day_ends.txn_date), windows.end_day_exclusive) as segment_end,
-        windows.opening_balance as balance
+        0 as start_order,
+        first_day as segment_start,
+        cast(null as timestamp) as txn_ts,
+        cast(null as {{ dbt.type_string() }}) as txn_id,
+        opening_balance as balance,
+        first_day,
+        end_day_exclusive
     from windows
-    left join day_ends on windows.account_id = day_ends.account_id and windows.as_of_date = day_ends.as_of_date
-    group by
-        windows.account_id, windows.as_of_date, windows.first_day, windows.end_day_exclusive,
-        windows.opening_balance
+    union all
+    select
+        account_id,
+        as_of_date,
+        1 as start_order,
+        txn_date as segment_start,
+        txn_ts,
+        txn_id,
+        balance_after as balance,
+        cast(null as date) as first_day,
+        cast(null as date) as end_day_exclusive
+    from {{ ref('int_deposit_transactions') }}
+    where {{ incremental_months('as_of_date') }}
+),
+
+ordered as (
+    -- first_value: the opening row sorts first, so it gives each row its account-month's bounds
+    select
+        account_id,
+        as_of_date,
+        start_order,
+        segment_start,
+        balance,
+        lead(segment_start) over ({{ account_month_order }}) as next_start,
+        first_value(first_day) over ({{ account_month_order }}) as first_day,
+        first_value(end_day_exclusive) over ({{ account_month_order }}) as end_day_exclusive
+    from starts
 ),
 
 runs as (
-    select * from opening_runs
-    union all
-    select * from day_end_runs
+    select
+        account_id,
+        as_of_date,
+        segment_start,
+        balance,
+        first_day,
+        end_day_exclusive,
+        coalesce(next_start, end_day_exclusive) as segment_end
+    from ordered
+    -- transactions of an account-month without an account row are not counted (no window)
+    where
+        first_day is not null
+        and (start_order = 0 or next_start is null or next_start <> segment_start)
 ),
 
 final as (
     select
-        runs.account_id,
-        runs.as_of_date,
-        runs.segment_start,
-        runs.segment_end,
-        runs.balance,
+        account_id,
+        as_of_date,
+        segment_start,
+        segment_end,
+        balance,
         -- Clip every run to [first_day, end_day_exclusive): nothing counts before opening or from closing.
         greatest(
             0,
             {{ days_between(
-                'case when runs.segment_start > windows.first_day then runs.segment_start else windows.first_day end',
-                'case when runs.segment_end < windows.end_day_exclusive then runs.segment_end
-                    else windows.end_day_exclusive end'
+                'case when segment_start > first_day then segment_start else first_day end',
+                'case when segment_end < end_day_exclusive then segment_end else end_day_exclusive end'
             ) }}
         ) as days_held
     from runs
-    inner join windows on runs.account_id = windows.account_id and runs.as_of_date = windows.as_of_date
 )
 
 select * from final
