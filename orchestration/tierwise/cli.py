@@ -62,8 +62,6 @@ def _batch_dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    import duckdb
-
     from tierwise.landing.loader import load_batch
     from tierwise.landing.reader import BatchRefused
 
@@ -76,7 +74,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         print(f"[load] no batch folders given and none under {settings.landing_dir}", file=sys.stderr)
         return 2
     settings.ensure()
-    con = duckdb.connect(str(settings.warehouse_path))
+    con = settings.connect()
     try:
         for batch in batches:
             started = time.perf_counter()

@@ -19,8 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
 from tierwise.config import Settings
 from tierwise.months import as_of_date
 from tierwise.revisions import MonthRevision, mart_keys, record_revisions
@@ -77,7 +75,7 @@ def publish(settings: Settings, run_id: str = "manual", months: list[str] | None
 
     # Connect to the build database (in a process where dbt already opened it, this shares that
     # instance) and attach the new serving file as the target.
-    con = duckdb.connect(str(settings.warehouse_path))
+    con = settings.connect()
     try:
         revisions = []
         if months:  # the run's months get a new revision if their marts changed (audit.revisions)

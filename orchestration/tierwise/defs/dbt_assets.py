@@ -114,7 +114,7 @@ def stream_with_mart_row_counts(stream, key_for_output, settings: Settings, mont
     except BaseException:
         yield from (event for _, event in held)  # what was built and every check stay visible
         raise
-    con = duckdb.connect(str(settings.warehouse_path))
+    con = settings.connect()
     try:
         if after is not None:
             after(con)

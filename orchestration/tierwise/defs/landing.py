@@ -5,7 +5,6 @@ raw/<table> by the translator) hang off it and the graph runs from landing file 
 """
 
 import dagster as dg
-import duckdb
 
 from tierwise.config import Settings
 from tierwise.defs.dbt_assets import BUILD_POOL
@@ -46,7 +45,7 @@ def landing_batch(context: dg.AssetExecutionContext):
 def _load_month(settings: Settings, month: str):
     """Load the month's batch folder; without one, use the batch `tierwise load` already put in raw."""
     folder = settings.landing_dir / month
-    con = duckdb.connect(str(settings.warehouse_path))
+    con = settings.connect()
     try:
         if (folder / "_manifest.json").is_file():
             return load_batch(con, folder)
