@@ -8,10 +8,28 @@
 -- Memory: DuckDB materializes a CTE read more than once, so the large tables are read where
 -- they are used (each read is a narrow column scan), and no CTE multiplies the rows
 -- (1M customers x 12 months did not fit 8 GB when every row was one row per signal).
-{%- set signal_names = [
-    'sig_aum_drop', 'sig_interbank_outflow', 'sig_large_maturity', 'sig_activity_drop',
-    'sig_complaints', 'sig_tier_pressure', 'sig_dormant_shift',
-] %}
+{#- Each signal's condition on the row `inputs` and its seed parameters `params` (`<signal>__min`,
+    `__ratio`). It fires only when the seed has the signal; an unknown value does not fire. -#}
+{%- set signal_conditions = {
+    'sig_aum_drop':
+        'inputs.prev_mean_aum_cny >= params.sig_aum_drop__min'
+        ~ ' and inputs.aum_cny < params.sig_aum_drop__ratio * inputs.prev_mean_aum_cny',
+    'sig_interbank_outflow':
+        'inputs.interbank_outflow_cny >= params.sig_interbank_outflow__ratio * inputs.last_month_aum_cny'
+        ~ ' and inputs.interbank_outflow_cny >= params.sig_interbank_outflow__min',
+    'sig_large_maturity': 'inputs.maturing_30d_cny >= params.sig_large_maturity__min',
+    'sig_activity_drop':
+        'inputs.prev_mean_txn_count >= params.sig_activity_drop__min'
+        ~ ' and inputs.customer_txn_count < params.sig_activity_drop__ratio * inputs.prev_mean_txn_count',
+    'sig_complaints':
+        'inputs.complaints_90d >= params.sig_complaints__min or inputs.high_complaints_90d > 0',
+    'sig_tier_pressure':
+        "inputs.tier_change = 'down' or inputs.months_below_tier >= params.sig_tier_pressure__min",
+    'sig_dormant_shift':
+        "inputs.activity_segment = 'dormant'"
+        ~ " and inputs.last_month_activity_segment in ('active', 'potential')",
+} %}
+{%- set signal_names = signal_conditions.keys() | list %}
 with signals as (
     select * from {{ ref('churn_signals') }}
 ),
@@ -129,46 +147,10 @@ inputs as (
 
 fired as (
     select
-        inputs.*,
-        coalesce(
-            params.sig_aum_drop__weight is not null
-            and inputs.prev_mean_aum_cny >= params.sig_aum_drop__min
-            and inputs.aum_cny < params.sig_aum_drop__ratio * inputs.prev_mean_aum_cny,
-            false
-        ) as sig_aum_drop,
-        coalesce(
-            params.sig_interbank_outflow__weight is not null
-            and inputs.interbank_outflow_cny >= params.sig_interbank_outflow__ratio * inputs.last_month_aum_cny
-            and inputs.interbank_outflow_cny >= params.sig_interbank_outflow__min,
-            false
-        ) as sig_interbank_outflow,
-        coalesce(
-            params.sig_large_maturity__weight is not null
-            and inputs.maturing_30d_cny >= params.sig_large_maturity__min,
-            false
-        ) as sig_large_maturity,
-        coalesce(
-            params.sig_activity_drop__weight is not null
-            and inputs.prev_mean_txn_count >= params.sig_activity_drop__min
-            and inputs.customer_txn_count < params.sig_activity_drop__ratio * inputs.prev_mean_txn_count,
-            false
-        ) as sig_activity_drop,
-        coalesce(
-            params.sig_complaints__weight is not null
-            and (inputs.complaints_90d >= params.sig_complaints__min or inputs.high_complaints_90d > 0),
-            false
-        ) as sig_complaints,
-        coalesce(
-            params.sig_tier_pressure__weight is not null
-            and (inputs.tier_change = 'down' or inputs.months_below_tier >= params.sig_tier_pressure__min),
-            false
-        ) as sig_tier_pressure,
-        coalesce(
-            params.sig_dormant_shift__weight is not null
-            and inputs.activity_segment = 'dormant'
-            and inputs.last_month_activity_segment in ('active', 'potential'),
-            false
-        ) as sig_dormant_shift
+        {%- for name, condition in signal_conditions.items() %}
+            coalesce(params.{{ name }}__weight is not null and ({{ condition }}), false) as {{ name }},
+        {%- endfor %}
+        inputs.*
     from inputs
     cross join params
 ),
