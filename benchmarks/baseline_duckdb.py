@@ -6,19 +6,18 @@ memory limit and spill folder as the dbt profile. Run by bench.py as its own pro
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import duckdb
-from tierwise.config import DEFAULT_MEMORY_LIMIT
+from tierwise.config import duckdb_memory_limit
 
 SCRIPT = Path(__file__).with_name("baseline_duckdb.sql")
 
 
 def main(path: str, spill: str) -> int:
     con = duckdb.connect(path)
-    con.execute("set memory_limit = ?", [os.environ.get("TIERWISE_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)])
+    con.execute("set memory_limit = ?", [duckdb_memory_limit()])
     con.execute("set temp_directory = ?", [spill])
     con.execute("set preserve_insertion_order = false")
     con.execute(SCRIPT.read_text(encoding="utf-8"))

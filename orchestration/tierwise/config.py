@@ -20,6 +20,11 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # process under the 8 GB budget. TIERWISE_DUCKDB_MEMORY_LIMIT overrides it.
 DEFAULT_MEMORY_LIMIT = "7GB"
 
+
+def duckdb_memory_limit() -> str:
+    return os.environ.get("TIERWISE_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+
+
 # The Dagster instance: no telemetry; every concurrency pool (tierwise uses one, for the build
 # database, which DuckDB lets only one process write) runs one step at a time across all runs.
 DAGSTER_YAML = """\
@@ -93,16 +98,12 @@ class Settings:
         if not dagster_yaml.exists():  # an operator's own instance settings are kept
             dagster_yaml.write_text(DAGSTER_YAML)
 
-    @property
-    def duckdb_memory_limit(self) -> str:
-        return os.environ.get("TIERWISE_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
-
-    def connect(self, path: Path | None = None, *, read_only: bool = False):
-        """A DuckDB connection (default: the build database) held to duckdb_memory_limit."""
+    def connect(self):
+        """A connection to the build database held to duckdb_memory_limit()."""
         import duckdb
 
-        con = duckdb.connect(str(path or self.warehouse_path), read_only=read_only)
-        con.execute("set memory_limit = ?", [self.duckdb_memory_limit])
+        con = duckdb.connect(str(self.warehouse_path))
+        con.execute("set memory_limit = ?", [duckdb_memory_limit()])
         return con
 
     def dbt_env(self) -> dict[str, str]:
@@ -115,7 +116,7 @@ class Settings:
             "TIERWISE_DUCKDB_PATH": str(self.warehouse_path),
             # DuckDB spills what does not fit in memory_limit here (profiles.yml), not in /tmp.
             "TIERWISE_DUCKDB_TEMP_DIR": str(self.home / "warehouse" / "spill"),
-            "TIERWISE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "TIERWISE_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DBT_TARGET_PATH": str(self.dbt_target_dir),
             "DBT_LOG_PATH": str(self.logs_dir / "dbt"),
