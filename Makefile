@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_CUSTOMERS ?= 10000
 DEMO_MONTHS ?= 12
 
-.PHONY: demo test lint install clean dagster sysdeps bench
+.PHONY: demo test test-fast lint install clean dagster sysdeps bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,9 @@ install: $(INSTALLED) sysdeps
 ## sysdeps: Debian packages the reports need — a CJK font for Chinese PDFs and charts (the report
 ## must not depend on a font the machine happens to have), Pango for WeasyPrint, poppler-utils for
 ## the PDF tests, HarfBuzz's subsetter (without it WeasyPrint falls back to fontTools, which takes
-## ~30 s per PDF to subset the CJK font instead of ~1 s). Installs only what is missing (as root,
-## or through sudo).
-SYSTEM_PACKAGES := fonts-noto-cjk fontconfig libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
+## ~30 s per PDF to subset the CJK font instead of ~1 s), and eatmydata for the test suite (below).
+## Installs only what is missing (as root, or through sudo).
+SYSTEM_PACKAGES := fonts-noto-cjk fontconfig libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils eatmydata
 sysdeps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -53,9 +53,19 @@ lint: $(INSTALLED)
 	mkdir -p $(TIERWISE_HOME)/lint
 	TIERWISE_DUCKDB_PATH=$(TIERWISE_HOME)/lint/lint.duckdb $(BIN)/sqlfluff lint dbt_project
 
-## test: the whole suite — lint, then pytest (unit, bad-input corpus, generator, end to end).
-test: sysdeps lint
-	$(BIN)/pytest
+## test: the whole suite (CI): ruff, sqlfluff and every pytest test, in two xdist workers that share
+## the session's built warehouses (tests/warehouses.py). PYTEST_ARGS adds options (.ci/run: --durations=20).
+## Under eatmydata (when installed) fsync is a no-op: a Dagster run stores ~800 events in SQLite and
+## DuckDB syncs its WAL at every dbt model, each an fsync; tests kill processes, never the machine,
+## so what they check does not depend on it (~10% of the suite's time).
+PYTEST_ARGS ?=
+test: $(INSTALLED) sysdeps
+	$$(command -v eatmydata) $(BIN)/pytest -n 2 --dist load $(PYTEST_ARGS)
+
+## test-fast: the inner loop: everything not marked slow (unit tests, bad-input corpus, argument
+## checks, ruff, dbt unit tests on an empty-built warehouse); no pipeline run.
+test-fast: $(INSTALLED)
+	$$(command -v eatmydata) $(BIN)/pytest -n 2 --dist load -m "not slow" $(PYTEST_ARGS)
 
 ## bench: time every stage on generated banks (BENCH_SIZES=10000,100000,1000000 by default) beside the two baselines; not part of `make test`.
 bench: $(INSTALLED) sysdeps

@@ -8,11 +8,12 @@ import json
 import duckdb
 import golden_expected as exp
 import pytest
-from golden_bank import MONTHS, batch_rows, month_end, write_golden_bank
+from golden_bank import MONTHS, batch_rows, month_end
 from landing_builder import write_batch
 from tierwise.cli import main
 from tierwise.config import Settings
 from tierwise.explain import explain, to_text
+from warehouses import snapshot
 
 M = exp.M
 
@@ -115,10 +116,9 @@ def test_explain_cli_json_and_refusals(golden, monkeypatch, capsys):
 
 
 # ---------------------------------------------------------------------------------- docs
-def test_docs_site_has_exposures_described_columns_and_column_lineage(golden, monkeypatch, capsys):
-    monkeypatch.setenv("TIERWISE_HOME", str(golden.home))
-    assert main(["docs"]) == 0
-    docs = golden.home / "docs"
+def test_docs_site_has_exposures_described_columns_and_column_lineage(golden_docs):
+    # `tierwise docs` ran on a copy of the golden warehouse (tests/warehouses.py: golden_docs)
+    docs = golden_docs / "docs"
     index = (docs / "index.html").read_text(encoding="utf-8")
     assert "monthly_review" in index and "serving_database" in index
     manifest = json.loads((docs / "dbt" / "manifest.json").read_text())
@@ -136,18 +136,16 @@ def test_docs_site_has_exposures_described_columns_and_column_lineage(golden, mo
     assert "rules.tier_thresholds.tier" in lineage["fct_customer_tier"]["tier"]["sources"]
     columns = [c for m in lineage.values() for c in m.values()]
     assert sum(1 for c in columns if c["sources"]) >= 0.9 * len(columns)
-    assert "column_lineage.html" in capsys.readouterr().out
+    assert "column_lineage.html" in (golden_docs / "docs.log").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------- manifest and revisions
-def test_rerun_after_a_redelivered_batch_creates_revision_2_and_keeps_revision_1(tmp_path, monkeypatch):
-    home = tmp_path / "home"
+def test_rerun_after_a_redelivered_batch_creates_revision_2_and_keeps_revision_1(golden_jan, tmp_path, monkeypatch):
+    # The golden bank delivered and loaded, then `tierwise run --month 2025-01` (its first publication).
+    home = snapshot(golden_jan, tmp_path / "home")
     monkeypatch.setenv("TIERWISE_HOME", str(home))
     landing = Settings.from_env().landing_dir
-    write_golden_bank(landing)
     january = MONTHS[0]
-    assert main(["load", str(landing / january)]) == 0
-    assert main(["run", "--month", january]) == 0
 
     serving = home / "serving" / "serving.duckdb"
     con = duckdb.connect(str(serving), read_only=True)

@@ -114,7 +114,9 @@ def test_sensor_requests_each_valid_new_batch_once(tmp_path, monkeypatch):
     assert again.run_requests == []
 
 
-def test_two_partitions_materialize_with_checks(defs, tmp_path):
+@pytest.mark.slow
+def test_two_partitions_materialize_with_checks(defs, tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERWISE_REPORT_FORMATS", "html,pdf,xlsx")  # the report checked below: every format
     settings = Settings.from_env()
     write_golden_bank(settings.landing_dir)
     job = defs.resolve_job_def("monthly_refresh")
@@ -148,6 +150,7 @@ def test_two_partitions_materialize_with_checks(defs, tmp_path):
     assert published == 2
 
 
+@pytest.mark.slow
 def test_error_check_stops_publish_warn_check_does_not(tmp_path, monkeypatch):
     """A warn-severity test (roll-forward break) is visible but the month still publishes; an
     error-severity failure (a broken rule file) stops that month's publish and the previous
@@ -205,6 +208,7 @@ def test_error_check_stops_publish_warn_check_does_not(tmp_path, monkeypatch):
     con.close()
 
 
+@pytest.mark.slow
 def test_dagster_cli_validates_the_code_location(tmp_path):
     """What `make dagster` loads: `dagster definitions validate -m tierwise.definitions`."""
     import os

@@ -1,16 +1,19 @@
 """dbt's unit tests (the hand-worked fixtures in models/*/_*__unit_tests.yml) gate the suite:
-production refreshes leave them out (`build_args`), so they run here, against the golden
-warehouse (dbt reads the column types of a tested model's parents from it)."""
+production refreshes leave them out (`build_args`), so they run here, against a warehouse whose
+models were built empty (tests/warehouses.py, state schema_only): dbt reads the column types of
+a tested model's parents from it, as dbt advises for CI (`dbt run --empty`)."""
 
 from __future__ import annotations
 
 import json
 
 from tierwise.config import Settings
+from warehouses import snapshot
 
 
-def test_every_dbt_unit_test_passes(golden_sequential, tmp_path):
-    result = Settings(golden_sequential).run_dbt(
+def test_every_dbt_unit_test_passes(schema_only, tmp_path):
+    home = snapshot(schema_only, tmp_path / "home")  # dbt opens the database to write
+    result = Settings(home).run_dbt(
         "test", "--select", "test_type:unit", "--vars", '{"as_of_month": "2025-06"}',
         env={"DBT_TARGET_PATH": str(tmp_path / "target")},
     )  # fmt: skip

@@ -1,23 +1,25 @@
-"""End to end through the CLI: generate a small bank, load it, build each month with dbt."""
+"""End to end through the CLI: generate a small bank, load it, build every month with dbt
+(one backfill run through the Dagster job). The bank is the session's `generated` state
+(tests/warehouses.py), which the Spark equivalence test reuses; this test reads what the
+commands printed and built."""
 
 from __future__ import annotations
 
 import duckdb
-from tierwise.cli import main
+from warehouses import GENERATED_COMMANDS
 
 
-def test_generate_load_build(tmp_path, monkeypatch, capsys):
-    home = tmp_path / "home"
-    monkeypatch.setenv("TIERWISE_HOME", str(home))
-    assert main(["generate", "--customers", "300", "--months", "2", "--end-month", "2025-10", "--seed", "1"]) == 0
-    assert main(["load"]) == 0
-    out = capsys.readouterr().out
-    assert "batch 2025-09 (2025-09-30): loaded" in out
-    assert "batch 2025-10 (2025-10-31): loaded" in out
-    assert main(["backfill", "--from", "2025-09", "--to", "2025-10"]) == 0
+def test_generate_load_build(generated_bank):
+    home = generated_bank
+    out = (home / "commands.log").read_text(encoding="utf-8")
+    # every command ran (the builder stops at the first that does not exit 0), in order
+    ran = [line[len("$ tierwise ") :] for line in out.splitlines() if line.startswith("$ tierwise ")]
+    assert ran == [" ".join(command) for command in GENERATED_COMMANDS]
+    for month, day in (("2025-01", "31"), ("2025-02", "28"), ("2025-03", "31"), ("2025-04", "30")):
+        assert f"batch {month} ({month}-{day}): loaded" in out
+    assert "[refresh] 2025-01..2025-04 built, checked and published" in out
 
-    # dbt-duckdb keeps its in-process database instance open; connect with the same configuration.
-    con = duckdb.connect(str(home / "warehouse" / "build.duckdb"))
+    con = duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True)
     relations = {
         (s, t) for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
     }

@@ -18,7 +18,7 @@ def golden_home(golden_sequential):
 
 @pytest.fixture(scope="module")
 def warehouse(golden_home):
-    con = duckdb.connect(str(golden_home / "warehouse" / "build.duckdb"))
+    con = duckdb.connect(str(golden_home / "warehouse" / "build.duckdb"), read_only=True)
     yield con
     con.close()
 

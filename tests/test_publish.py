@@ -4,17 +4,17 @@ publication."""
 
 import duckdb
 import pytest
-from golden_bank import MONTHS, write_golden_bank
+from golden_bank import MONTHS
 from tierwise.cli import main
 from tierwise.config import REPO_ROOT, Settings
 from tierwise.publish import publish
+from warehouses import snapshot
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TIERWISE_HOME", str(tmp_path / "home"))
-    write_golden_bank(tmp_path / "home" / "landing")
-    assert main(["load"]) == 0
+def home(golden_mar, tmp_path, monkeypatch):
+    """A copy of the golden bank: six months loaded, January to March built."""
+    monkeypatch.setenv("TIERWISE_HOME", str(snapshot(golden_mar, tmp_path / "home")))
     return Settings.from_env()
 
 
@@ -23,7 +23,6 @@ def _build(first, last):
 
 
 def test_only_marts_and_the_audit_record_are_published(home):
-    _build(MONTHS[0], MONTHS[2])
     result = publish(home, run_id="t1")
     reader = duckdb.connect(str(result.serving_path), read_only=True)
     schemas = {r[0] for r in reader.execute("select distinct schema_name from duckdb_tables()").fetchall()}
@@ -52,7 +51,6 @@ def test_only_marts_and_the_audit_record_are_published(home):
 
 
 def test_reader_keeps_its_publication_while_a_refresh_publishes(home):
-    _build(MONTHS[0], MONTHS[2])
     first = publish(home, run_id="t1")
     reader = duckdb.connect(str(first.serving_path), read_only=True)
     query = "select count(distinct as_of_date) from marts.fct_customer_tier"

@@ -1,12 +1,16 @@
 """Reliability and security suite: faults, determinism, bad input, PII, load.
 
-One warehouse (the golden bank) goes through the story an operator could live: January is
-published; the February refresh is killed during the dbt build, then during publish, then
-starved of memory, then March is tried before February — and after each the serving database
-and Parquet still hold January whole. Then February runs normally, is re-run (identical
-marts), and March is refreshed while BI readers query continuously. Finally everything
-published is scanned for PII. Each case is marked with its area; the terminal summary prints
-`cases tried, held, failed` per area (see conftest.py)."""
+The story an operator could live, on the golden bank: with January published, the February
+refresh is killed during the dbt build, then during publish, then starved of memory, then
+March is tried before February — and after each the serving database and Parquet still hold
+January whole. Then February runs normally after the killed publish, a published February is
+re-run (identical marts), and March is refreshed while BI readers query continuously. Finally
+everything published is scanned for PII.
+
+Each case starts from its own copy of a built state (tests/warehouses.py: January published,
+February published, or the refresh killed mid-publish), so any case runs alone. Each case is
+marked with its area; the terminal summary prints `cases tried, held, failed` per area (see
+conftest.py)."""
 
 from __future__ import annotations
 
@@ -22,10 +26,12 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
-from golden_bank import CUSTOMERS, MONTHS, write_golden_bank
+import warehouses
+from golden_bank import CUSTOMERS, MONTHS
 from landing_builder import write_batch
 from tierwise.cli import main
 from tierwise.config import Settings
+from warehouses import derived, snapshot
 
 TIERWISE = str(Path(sys.executable).with_name("tierwise"))
 JAN, FEB, MAR = MONTHS[0], MONTHS[1], MONTHS[2]
@@ -92,13 +98,10 @@ def _session_processes(session: int) -> list[tuple[int, bytes]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def bank(tmp_path_factory):
-    home = tmp_path_factory.mktemp("reliability")
-    write_golden_bank(home / "landing")
-    assert _cli(home, "load").returncode == 0
-    done = _cli(home, "run", "--month", JAN)
-    assert done.returncode == 0, done.stderr
+@pytest.fixture
+def bank(golden_jan, tmp_path):
+    """A private copy of the golden bank with all six months loaded and January published."""
+    home = snapshot(golden_jan, tmp_path / "home")
     return {"home": home, "january": publication(home)}
 
 
@@ -107,10 +110,10 @@ def _assert_still_january(bank) -> None:
     assert now == bank["january"], "the serving database or Parquet changed after a failed refresh"
 
 
-# ------------------------------------------------------------------------------------ faults
-@pytest.mark.reliability("faults")
-def test_sigkill_during_the_dbt_build_keeps_the_publication(bank):
-    home = bank["home"]
+def _kill_during_the_dbt_build(home: Path) -> None:
+    """Derived state: January published, then the February refresh SIGKILLed with its whole
+    process group once dbt is building (as a power cut would); nothing of it may survive."""
+    snapshot(warehouses.state("golden_jan"), home)
     proc = subprocess.Popen(
         [TIERWISE, "run", "--month", FEB],
         env=_env(home),
@@ -133,13 +136,38 @@ def test_sigkill_during_the_dbt_build_keeps_the_publication(bank):
         if not _session_processes(proc.pid):
             break
         time.sleep(0.1)
-    assert not _session_processes(proc.pid)
-    _assert_still_january(bank)
+    (home / "killed_run.json").write_text(json.dumps({"pid": proc.pid, "survivors": len(_session_processes(proc.pid))}))
+
+
+@pytest.fixture
+def build_killed(golden_jan) -> Path:
+    return derived("reliability_build_killed", _kill_during_the_dbt_build)
+
+
+def _publish_killed(home: Path) -> None:
+    """Derived state: January published, then the February refresh killed just before its swap."""
+    snapshot(warehouses.state("golden_jan"), home)
+    result = _cli(home, "run", "--month", FEB, TIERWISE_FAULT="publish-before-swap")
+    (home / "killed_run.json").write_text(json.dumps({"returncode": result.returncode, "stderr": result.stderr}))
+
+
+@pytest.fixture
+def publish_killed(golden_jan) -> Path:
+    return derived("reliability_publish_killed", _publish_killed)
+
+
+# ------------------------------------------------------------------------------------ faults
+@pytest.mark.reliability("faults")
+def test_sigkill_during_the_dbt_build_keeps_the_publication(golden_jan, build_killed):
+    killed = json.loads((build_killed / "killed_run.json").read_text())
+    assert killed["survivors"] == 0  # the whole process group is gone, dbt included
+    assert publication(build_killed) == publication(golden_jan)  # January, whole
 
 
 @pytest.mark.reliability("bad_input")
-def test_a_month_after_a_gap_is_refused_not_tiered(bank):
-    result = _cli(bank["home"], "run", "--month", MAR)
+def test_a_month_after_a_gap_is_refused_not_tiered(golden_jan, build_killed, tmp_path):
+    bank = {"home": snapshot(build_killed, tmp_path / "home"), "january": publication(golden_jan)}
+    result = _cli(bank["home"], "run", "--month", MAR)  # February's run died: its build-pool slot is claimed
     assert result.returncode == 1
     assert "tier state for 2025-02-28 has not been built" in result.stderr
     assert "had died: marked failed, build-pool slot freed" in result.stdout  # the killed run's slot
@@ -147,11 +175,11 @@ def test_a_month_after_a_gap_is_refused_not_tiered(bank):
 
 
 @pytest.mark.reliability("faults")
-def test_sigkill_during_publish_keeps_the_publication(bank):
-    result = _cli(bank["home"], "run", "--month", FEB, TIERWISE_FAULT="publish-before-swap")
-    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
-    _assert_still_january(bank)
-    assert list((bank["home"] / "serving").glob(".serving-*"))  # its staging file was left behind
+def test_sigkill_during_publish_keeps_the_publication(golden_jan, publish_killed):
+    killed = json.loads((publish_killed / "killed_run.json").read_text())
+    assert killed["returncode"] == -signal.SIGKILL, killed["stderr"][-2000:]
+    assert publication(publish_killed) == publication(golden_jan)  # January, whole
+    assert list((publish_killed / "serving").glob(".serving-*"))  # its staging file was left behind
 
 
 @pytest.mark.reliability("faults")
@@ -166,25 +194,27 @@ def test_out_of_memory_fails_clearly_and_keeps_the_publication(bank):
 
 
 @pytest.mark.reliability("faults")
-def test_the_next_refresh_completes_normally(bank):
-    result = _cli(bank["home"], "run", "--month", FEB)
+def test_the_next_refresh_completes_normally(golden_jan, publish_killed, tmp_path):
+    home = snapshot(publish_killed, tmp_path / "home")
+    assert list((home / "serving").glob(".serving-*"))  # the killed publish's staging file
+    result = _cli(home, "run", "--month", FEB)
     assert result.returncode == 0, result.stderr[-3000:]
-    now = publication(bank["home"])
+    now = publication(home)
     assert [m for m, _ in now["tiers"]] == now["kpi_months"] == ["2025-01-31", "2025-02-28"]
-    assert now["release"] != bank["january"]["release"]
-    assert not list((bank["home"] / "serving").glob(".serving-*"))  # the abandoned staging file is gone
-    bank["february"] = now
+    assert now["release"] != publication(golden_jan)["release"]
+    assert not list((home / "serving").glob(".serving-*"))  # the abandoned staging file is gone
 
 
 # ------------------------------------------------------------------------------- determinism
 @pytest.mark.reliability("determinism")
-def test_rerunning_a_month_gives_identical_marts(bank):
-    home = bank["home"]
+def test_rerunning_a_month_gives_identical_marts(golden_feb, tmp_path):
+    home = snapshot(golden_feb, tmp_path / "home")  # January and February published
     serving = home / "serving" / "serving.duckdb"
+    february = publication(home)
     before = marts_hashes(serving)
     assert _cli(home, "run", "--month", FEB).returncode == 0
     after = marts_hashes(serving)
-    assert publication(home)["release"] != bank["february"]["release"]  # a new publication...
+    assert publication(home)["release"] != february["release"]  # a new publication...
     assert after == before and len(after) >= 12  # ...with the same rows in every mart
 
 
@@ -241,8 +271,8 @@ with open(out, "w") as f:
 
 
 @pytest.mark.reliability("load")
-def test_bi_readers_during_a_refresh_see_one_whole_publication(bank, tmp_path):
-    home = bank["home"]
+def test_bi_readers_during_a_refresh_see_one_whole_publication(golden_feb, tmp_path):
+    home = snapshot(golden_feb, tmp_path / "home")  # January and February published
     before = publication(home)["release"]
     stop = tmp_path / "stop"
     readers = [
@@ -309,10 +339,8 @@ def _text_of(path: Path) -> str:
 
 
 @pytest.mark.reliability("pii")
-def test_nothing_published_carries_pii(bank):
-    home = bank["home"]
-    docs = _cli(home, "docs")
-    assert docs.returncode == 0, docs.stderr[-2000:]
+def test_nothing_published_carries_pii(golden_docs):
+    home = golden_docs  # six months published and reported, and the docs site (`tierwise docs`)
     con = duckdb.connect(str(home / "serving" / "serving.duckdb"), read_only=True)
     tables = con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
     for schema, table in tables:
@@ -328,8 +356,8 @@ def test_nothing_published_carries_pii(bank):
 
 
 @pytest.mark.reliability("pii")
-def test_pii_lives_only_in_the_restricted_raw_schema(bank):
-    con = duckdb.connect(str(home_db := bank["home"] / "warehouse" / "build.duckdb"), read_only=True)
+def test_pii_lives_only_in_the_restricted_raw_schema(golden_sequential):
+    con = duckdb.connect(str(home_db := golden_sequential / "warehouse" / "build.duckdb"), read_only=True)
     schemas = {
         r[0]
         for r in con.execute(

@@ -21,6 +21,7 @@ from tierwise.config import Settings
 from tierwise.publish import current_release_db
 from tierwise.reporting.data import blocked_rule, concentration
 from tierwise.reporting.words import Words, _all_labels
+from warehouses import snapshot
 
 MONTH = "2025-05"
 DAY = exp.M[4]
@@ -266,7 +267,8 @@ def test_pdf_pages_rasterise_with_cjk_glyphs(home, tmp_path, lang, title):
         assert (pixels < 200).mean() > 0.005, page  # ink on every page
 
 
-def test_report_command_renders_one_language_and_refuses_an_unpublished_month(home, monkeypatch, capsys):
+def test_report_command_renders_one_language_and_refuses_an_unpublished_month(home, tmp_path, monkeypatch, capsys):
+    home = snapshot(home, tmp_path / "home")  # the command writes the report
     monkeypatch.setenv("TIERWISE_HOME", str(home))
     target = _file(home, "en", "html")
     before = target.stat().st_mtime_ns

@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 
 import duckdb
-from golden_bank import MONTHS, write_golden_bank
+from golden_bank import MONTHS
 from tierwise.cli import main
 from tierwise.config import DBT_PROJECT_DIR, Settings
 from tierwise.rules import DEFAULT_RULES_DIR
+from warehouses import snapshot
 
 
 def _tiers(home, customer):
-    con = duckdb.connect(str(home / "warehouse" / "build.duckdb"))
+    con = duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True)
     rows = con.execute(
         "select cast(as_of_date as varchar), threshold_version, raw_tier, tier, months_below_tier "
         "from marts.fct_customer_tier where customer_id = ? order by as_of_date",
@@ -27,14 +28,9 @@ def _tiers(home, customer):
     return rows
 
 
-def test_bank_rules_retier_later_months_only(tmp_path, monkeypatch, capsys):
-    home = tmp_path / "home"
+def test_bank_rules_retier_later_months_only(golden_sequential, tmp_path, monkeypatch, capsys):
+    home = snapshot(golden_sequential, tmp_path / "home")  # six months built with the shipped rules
     monkeypatch.setenv("TIERWISE_HOME", str(home))
-    landing = tmp_path / "landing"
-    monkeypatch.setenv("TIERWISE_LANDING_DIR", str(landing))
-    write_golden_bank(landing)
-    assert main(["load", *[str(landing / m) for m in MONTHS]]) == 0
-    assert main(["backfill", "--from", MONTHS[0], "--to", MONTHS[-1]]) == 0
     assert {r[3] for r in _tiers(home, "G11")} == {"gold"}
 
     rules = tmp_path / "bank_rules"

@@ -1,7 +1,8 @@
 """Which months a data test reads (macros/test_scope.sql): on a month-incremental model a row
 test or a key with as_of_date reads the run's months, a key across months reads the whole
 table, a staging key with batch_id reads the run's batches, and a full refresh reads every
-month. Checked on the SQL dbt compiles for the golden warehouse."""
+month. Checked on the SQL dbt compiles against the golden January with every model built
+(empty: tests/warehouses.py, state schema_only)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from tierwise.config import Settings
+from warehouses import snapshot
 
 SELECTED = [
     "fct_customer_tier,test_type:generic",
@@ -31,8 +33,13 @@ def _compiled(home: Path, target: Path, *extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def incremental_sql(golden_sequential, tmp_path_factory):
-    return _compiled(golden_sequential, tmp_path_factory.mktemp("scope_incremental"))
+def scope_home(schema_only, tmp_path_factory):
+    return snapshot(schema_only, tmp_path_factory.mktemp("scope") / "home")  # dbt opens it to write
+
+
+@pytest.fixture(scope="module")
+def incremental_sql(scope_home, tmp_path_factory):
+    return _compiled(scope_home, tmp_path_factory.mktemp("scope_incremental"))
 
 
 def _one(sql: dict[str, str], name: str) -> str:
@@ -70,8 +77,8 @@ def test_staging_tests_read_the_run_batches(incremental_sql):
     assert RUN_BATCHES in _one(incremental_sql, "not_null_stg_core__deposit_transactions_txn_id")
 
 
-def test_a_full_refresh_tests_every_month(golden_sequential, tmp_path):
-    full = _compiled(golden_sequential, tmp_path / "target", "--full-refresh")
+def test_a_full_refresh_tests_every_month(scope_home, tmp_path):
+    full = _compiled(scope_home, tmp_path / "target", "--full-refresh")
     not_null = _one(full, "not_null_fct_customer_tier_tier")
     assert UP_TO_RUN in not_null and RUN_MONTH not in not_null
     staging = _one(full, "not_null_stg_core__deposit_transactions_txn_id")

@@ -122,9 +122,9 @@ def _sync_raw_here(settings: Settings) -> None:
         spark.stop()
 
 
-def dbt_build(settings: Settings, first_month: str, last_month: str) -> subprocess.CompletedProcess:
+def dbt_build(settings: Settings, first_month: str, last_month: str, *extra: str) -> subprocess.CompletedProcess:
     """`dbt build` (seeds, models, tests) on the spark target for from_month..as_of_month, in its
-    own process (dbt-spark's session lives in the dbt process)."""
+    own process (dbt-spark's session lives in the dbt process); `extra` dbt arguments follow."""
     env = {
         "TIERWISE_DBT_TARGET": "spark",
         "TIERWISE_SPARK_DIR": str(spark_dir(settings)),
@@ -132,7 +132,7 @@ def dbt_build(settings: Settings, first_month: str, last_month: str) -> subproce
         "DBT_LOG_PATH": str(settings.logs_dir / "dbt-spark"),
     }
     months = json.dumps({"from_month": first_month, "as_of_month": last_month})
-    return settings.run_dbt("build", "--vars", months, env=env, cwd=spark_dir(settings))
+    return settings.run_dbt("build", "--vars", months, *extra, env=env, cwd=spark_dir(settings))
 
 
 def compare_marts(settings: Settings) -> dict[str, tuple[int, int, int]]:

@@ -4,6 +4,7 @@
 `../seeds`) keeps working; the component alternative copies dbt_project/ elsewhere first.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -36,15 +37,48 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
 
 
+PARSE_INPUTS_SKIPPED = ("target", "logs", "dbt_packages", ".user.yml")  # dbt's own outputs in the project
+
+
+def manifest_fingerprint(settings: Settings) -> str:
+    """Everything a parse of the dbt project depends on: every project file (models, macros,
+    tests, YAML, dbt_project.yml, profiles.yml), the rules folder the seeds come from and its
+    path, the target, and the dbt and adapter versions. The warehouse path is not among them:
+    it names the database file, which is `build` in every home."""
+    from importlib.metadata import version
+
+    from tierwise.rules import rules_hash, rules_path_for_dbt
+
+    digest = hashlib.sha256()
+    for package in ("dbt-core", "dbt-duckdb", "dagster-dbt"):
+        digest.update(f"{package}=={version(package)}\n".encode())
+    digest.update(f"rules={rules_path_for_dbt(settings)}:{rules_hash(settings)}\n".encode())
+    digest.update(f"target={os.environ.get('TIERWISE_DBT_TARGET', '')}\n".encode())
+    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
+        relative = path.relative_to(DBT_PROJECT_DIR)
+        if relative.parts[0] in PARSE_INPUTS_SKIPPED or not path.is_file():
+            continue
+        digest.update(f"{relative.as_posix()}\n".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def prepare_manifest(settings: Settings) -> Path:
     """Parse the dbt project into $TIERWISE_HOME/dbt/target (never the repository, so two homes
-    never share a target folder); dbt runs copy the partial-parse file from there."""
+    never share a target folder); dbt runs copy the partial-parse file from there. The parse is
+    skipped when the manifest there was parsed from the same inputs (manifest_fingerprint):
+    loading the code location then costs no dbt process, and a copied home reuses its manifest."""
     from dbt.cli.main import dbtRunner
 
     project = dbt_project()
     settings.ensure()
     os.environ.update(settings.dbt_env())
     target = settings.dbt_target_dir
+    manifest, stamp = target / "manifest.json", target / "manifest.fingerprint"
+    fingerprint = manifest_fingerprint(settings)
+    if manifest.is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint:
+        return manifest
+    stamp.unlink(missing_ok=True)
     result = dbtRunner().invoke(
         [
             "parse",
@@ -58,7 +92,8 @@ def prepare_manifest(settings: Settings) -> Path:
     )
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
-    return target / "manifest.json"
+    stamp.write_text(fingerprint + "\n")
+    return manifest
 
 
 def build_args(first_month: str, last_month: str, full_refresh: bool) -> list[str]:

@@ -6,17 +6,18 @@ import dagster as dg
 from tierwise.config import Settings
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
 from tierwise.publish import current_release_db
-from tierwise.reporting import FORMATS, render_review
+from tierwise.reporting import default_formats, render_review
 from tierwise.reporting.words import LANGS
 
 REPORT_JOB = "monthly_review_report"
 
 
 class ReviewConfig(dg.Config):
-    """Which languages and formats to render (default: all)."""
+    """Which languages and formats to render (default: both languages, the formats of
+    $TIERWISE_REPORT_FORMATS or else all)."""
 
     langs: list[str] = list(LANGS)
-    formats: list[str] = list(FORMATS)
+    formats: list[str] | None = None
 
 
 @dg.asset(
@@ -36,8 +37,9 @@ def monthly_review(context: dg.AssetExecutionContext, config: ReviewConfig) -> d
     rendered = []
     for key in context.partition_keys:
         try:
-            files = render_review(serving, month_of_partition(key), settings.reports_dir, config.langs, config.formats)
-        except (ValueError, RuntimeError) as exc:  # nothing published for the month, a font missing
+            formats = config.formats or default_formats()
+            files = render_review(serving, month_of_partition(key), settings.reports_dir, config.langs, formats)
+        except (ValueError, RuntimeError) as exc:  # nothing published, a font missing, a bad format setting
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         rendered.append(files)
     latest = rendered[-1]

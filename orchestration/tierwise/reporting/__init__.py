@@ -3,6 +3,7 @@ from the published marts. `render_review` is what the Dagster asset and `tierwis
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,22 @@ from tierwise.reporting.render import render_html, write_excel, write_pdf, write
 from tierwise.reporting.words import LANGS
 
 FORMATS = ("html", "pdf", "xlsx")
+
+
+def default_formats() -> list[str]:
+    """The formats a refresh renders: $TIERWISE_REPORT_FORMATS (comma-separated, e.g. `html,xlsx`
+    to skip the PDFs, which take most of a report's time), by default all of FORMATS."""
+    text = os.environ.get("TIERWISE_REPORT_FORMATS", "").strip()
+    if not text:
+        return list(FORMATS)
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(chosen) - set(FORMATS))
+    if unknown or not chosen:
+        raise ValueError(
+            f"TIERWISE_REPORT_FORMATS {text!r}: unknown format(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(FORMATS)}"
+        )
+    return chosen
 
 
 @dataclass

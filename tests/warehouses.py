@@ -1,0 +1,221 @@
+"""Built warehouse states for the test suite: each built once per session, copied per test.
+
+A state is a whole $TIERWISE_HOME (landing, build database, dbt target, Dagster instance,
+serving releases, reports) produced by the same commands an operator runs. Builders write
+states into one cache folder shared by every pytest process of the session (xdist workers
+and the background builder that conftest.py starts), under a file lock per builder, so each
+state is built exactly once. Tests never write into a state: a test that changes a warehouse
+works on `copy_state(...)` (`cp -a`, which keeps the serving release's hard link).
+
+States:
+  golden_loaded    the golden bank (fixtures/golden_bank.py) landed and loaded, nothing built
+  golden_jan       ... refreshed for January (`tierwise run --month 2025-01`), published
+  golden_feb       ... then February (one run per month, as operators do)
+  golden_mar       ... then March
+  golden_all       ... then April to June, month by month (the golden warehouse)
+  schema_only      the golden January loaded, seeds loaded, every model built empty
+                   (`dbt run --empty`): what dbt unit tests and compiled-SQL tests need
+  generated        a generated bank (300 customers, 2025-01..2025-04, seed 7) loaded and
+                   built in one backfill run
+  golden_docs      golden_all with `tierwise docs` run (derived on first use)
+
+Run `python tests/warehouses.py NAME ...` to build states into $TIERWISE_TEST_STATES.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+HERE = Path(__file__).resolve().parent
+CACHE_VAR = "TIERWISE_TEST_STATES"
+ALL_FORMATS = "html,pdf,xlsx"
+# Reports in most states need no PDF (a CJK PDF costs seconds): the states whose reports the
+# report and PII tests read render every format.
+TEST_FORMATS = "html,xlsx"
+
+
+def cache_root() -> Path:
+    root = os.environ.get(CACHE_VAR)
+    if not root:
+        raise RuntimeError(f"{CACHE_VAR} is not set (tests/conftest.py sets it for the session)")
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def isolated_env(home: Path, **env: str) -> Iterator[None]:
+    """os.environ for an in-process build of `home`, restored whole afterwards (refreshes set
+    DAGSTER_HOME and dbt's variables in os.environ)."""
+    saved = dict(os.environ)
+    os.environ.pop("TIERWISE_LANDING_DIR", None)
+    os.environ.update({"TIERWISE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), **env})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def snapshot(home: Path, dest: Path) -> Path:
+    """A copy of a home: `cp -a` keeps hard links (serving.duckdb is one to its release file),
+    symlinks (parquet/current) and times."""
+    subprocess.run(["cp", "-a", str(home), str(dest)], check=True)
+    return dest
+
+
+def _main(*args: str) -> None:
+    from tierwise.cli import main
+
+    code = main(list(args))
+    if code != 0:
+        raise RuntimeError(f"tierwise {' '.join(args)} exited {code}")
+
+
+# ------------------------------------------------------------------------------- builders
+def _done(root: Path, name: str) -> Path:
+    return root / f"{name}.done"
+
+
+def _keep(root: Path, work: Path, name: str) -> None:
+    """Make `name` a copy of the work home now, once: a state another process may already be
+    reading is never replaced (a rebuild after a killed builder keeps the states it finished)."""
+    if _done(root, name).exists():
+        return
+    shutil.rmtree(root / name, ignore_errors=True)
+    snapshot(work, root / name)
+    _done(root, name).touch()
+
+
+def build_golden(root: Path) -> None:
+    sys.path[:0] = [str(HERE), str(HERE / "fixtures")]
+    from golden_bank import MONTHS, write_golden_bank
+
+    work = root / "golden.work"
+    shutil.rmtree(work, ignore_errors=True)
+    with isolated_env(work, TIERWISE_REPORT_FORMATS=ALL_FORMATS):
+        write_golden_bank(work / "landing")
+        _main("load")
+        _keep(root, work, "golden_loaded")
+        for month, name in zip(MONTHS[:3], ("golden_jan", "golden_feb", "golden_mar"), strict=True):
+            _main("run", "--month", month)
+            _keep(root, work, name)
+        _main("backfill", "--from", MONTHS[3], "--to", MONTHS[-1], "--month-by-month")
+        _keep(root, work, "golden_all")
+    shutil.rmtree(work)
+
+
+def build_schema_only(root: Path) -> None:
+    sys.path[:0] = [str(HERE), str(HERE / "fixtures")]
+    from golden_bank import MONTHS, write_golden_bank
+    from tierwise.config import Settings
+
+    work = root / "schema_only.work"
+    shutil.rmtree(work, ignore_errors=True)
+    with isolated_env(work):
+        write_golden_bank(work / "landing")
+        _main("load", str(work / "landing" / MONTHS[0]))
+        settings = Settings(work)
+        for step in (("seed",), ("run", "--empty")):
+            done = settings.run_dbt(*step, "--vars", f'{{"as_of_month": "{MONTHS[0]}"}}')
+            if done.returncode != 0:
+                raise RuntimeError(f"dbt {' '.join(step)} failed:\n{done.stdout[-3000:]}")
+        _keep(root, work, "schema_only")
+    shutil.rmtree(work)
+
+
+GENERATED_COMMANDS = (
+    ("generate", "--customers", "300", "--months", "4", "--end-month", "2025-04", "--seed", "7"),
+    ("load",),
+    ("backfill", "--from", "2025-01", "--to", "2025-04"),
+)
+
+
+def build_generated(root: Path) -> None:
+    """The CLI path end to end; what each command printed is kept in the state's commands.log."""
+    work = root / "generated.work"
+    shutil.rmtree(work, ignore_errors=True)
+    with isolated_env(work):
+        work.mkdir(parents=True)
+        with open(work / "commands.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            for command in GENERATED_COMMANDS:
+                print(f"$ tierwise {' '.join(command)}", flush=True)
+                _main(*command)
+        _keep(root, work, "generated")
+    shutil.rmtree(work)
+
+
+@dataclass(frozen=True)
+class Builder:
+    name: str
+    states: tuple[str, ...]
+    build: Callable[[Path], None]
+
+
+BUILDERS = (
+    Builder("golden", ("golden_loaded", "golden_jan", "golden_feb", "golden_mar", "golden_all"), build_golden),
+    Builder("generated", ("generated",), build_generated),
+    Builder("schema_only", ("schema_only",), build_schema_only),
+)
+BUILDER_OF = {state: builder for builder in BUILDERS for state in builder.states}
+
+
+def state(name: str) -> Path:
+    """The home of a built state (read it, never write it); built on first use in the session."""
+    root = cache_root()
+    if not _done(root, name).exists():
+        builder = BUILDER_OF[name]
+        with FileLock(str(root / f"{builder.name}.lock")):
+            if not _done(root, name).exists():
+                builder.build(root)
+    return root / name
+
+
+def copy_state(name: str, dest: Path) -> Path:
+    """A private copy of a state at `dest` (which must not exist yet), free to change."""
+    return snapshot(state(name), dest)
+
+
+def derived(name: str, build: Callable[[Path], None]) -> Path:
+    """A state a test module derives from another (e.g. the reliability suite's refresh killed
+    mid-publish), built once per session like the others: `build(home)` creates `home`."""
+    root = cache_root()
+    if not _done(root, name).exists():
+        with FileLock(str(root / f"{name}.lock")):
+            if not _done(root, name).exists():
+                shutil.rmtree(root / name, ignore_errors=True)
+                build(root / name)
+                _done(root, name).touch()
+    return root / name
+
+
+def _golden_with_docs(home: Path) -> None:
+    snapshot(state("golden_all"), home)
+    with isolated_env(home), open(home / "docs.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        print("$ tierwise docs", flush=True)
+        _main("docs")
+
+
+def golden_docs() -> Path:
+    """Derived state: the golden warehouse with its docs site built (`tierwise docs`, output in
+    docs.log)."""
+    return derived("golden_docs", _golden_with_docs)
+
+
+def builders_for(states: set[str]) -> list[str]:
+    """One state per builder that `states` need, in the order the background builder takes them."""
+    return [b.states[-1] for b in BUILDERS if set(b.states) & states]
+
+
+if __name__ == "__main__":  # the background builder conftest.py starts: build these states now
+    for wanted in sys.argv[1:]:
+        state(wanted)
