@@ -23,6 +23,7 @@ from tierwise.defs.dbt_assets import build_args
 from tierwise.defs.landing import landing_batch
 from tierwise.defs.partitions import month_of_partition
 from tierwise.refresh import instance_for
+from warehouses import snapshot
 
 
 @pytest.fixture(scope="module")
@@ -115,19 +116,26 @@ def test_sensor_requests_each_valid_new_batch_once(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_two_partitions_materialize_with_checks(defs, tmp_path, monkeypatch):
+def test_two_partitions_materialize_with_checks(defs, golden_jan, tmp_path, monkeypatch):
+    """January's partition was materialized by `tierwise run` (the same job, in this instance:
+    tests/warehouses.py, state golden_jan); February's is materialized here by the job of the
+    definitions the code location loads."""
+    monkeypatch.setenv("TIERWISE_HOME", str(snapshot(golden_jan, tmp_path / "home")))
     monkeypatch.setenv("TIERWISE_REPORT_FORMATS", "html,pdf,xlsx")  # the report checked below: every format
     settings = Settings.from_env()
-    write_golden_bank(settings.landing_dir)
     job = defs.resolve_job_def("monthly_refresh")
     instance = instance_for(settings)  # the persistent one under $TIERWISE_HOME/dagster
     assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
-    for month in MONTHS[:2]:
-        result = job.execute_in_process(partition_key=f"{month}-01", instance=instance)
-        assert result.success, month
-        checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-        assert checks and all(e.event_specific_data.passed for e in checks), month
-    con = duckdb.connect(str(settings.warehouse_path))
+    [january] = instance.get_runs(dg.RunsFilter(job_name="monthly_refresh", tags={"dagster/partition": "2025-01-01"}))
+    assert january.status == dg.DagsterRunStatus.SUCCESS
+    evaluations = instance.all_logs(january.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    assert evaluations and all(e.dagster_event.event_specific_data.passed for e in evaluations), MONTHS[0]
+    result = job.execute_in_process(partition_key=f"{MONTHS[1]}-01", instance=instance)
+    assert result.success, MONTHS[1]
+    checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert checks and all(e.event_specific_data.passed for e in checks), MONTHS[1]
+    assert len(checks) == len(evaluations)  # every check of the graph, both months
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     months = con.execute(
         "select distinct cast(as_of_date as varchar) from marts.fct_customer_tier order by 1"
     ).fetchall()
