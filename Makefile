@@ -59,7 +59,7 @@ lint: $(INSTALLED)
 ## DuckDB syncs its WAL at every dbt model, each an fsync; tests kill processes, never the machine,
 ## so what they check does not depend on it (~10% of the suite's time).
 PYTEST_ARGS ?=
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 test: $(INSTALLED) sysdeps
 	$$(command -v eatmydata) $(BIN)/pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 

@@ -105,17 +105,20 @@ def _start_background_builder(config, items) -> None:
     global _BUILDER
     if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0" or config.option.collectonly:
         return
+    root = warehouses.cache_root()
     order = warehouses.builders_for(set().union(set(), *(_states_of(item) for item in items)))
-    if not order:
-        return
-    log = open(Path(os.environ[warehouses.CACHE_VAR]) / "background-builder.log", "w")  # noqa: SIM115
-    _BUILDER = subprocess.Popen(
-        [sys.executable, str(HERE / "warehouses.py"), *order],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        cwd=HERE,
-    )
+    if order:
+        warehouses.claim(root, order, "pending")  # before any test of this process asks for one
+        log = open(root / "background-builder.log", "w")  # noqa: SIM115
+        _BUILDER = subprocess.Popen(
+            [sys.executable, str(HERE / "warehouses.py"), *order],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=HERE,
+        )
+        warehouses.claim(root, order, str(_BUILDER.pid))
+    (root / warehouses.STARTED).touch()  # the other workers may look for states now
 
 
 def pytest_sessionfinish(session):

@@ -19,6 +19,7 @@ from lxml import html as lxml_html
 from tierwise.cli import main
 from tierwise.config import Settings
 from tierwise.publish import current_release_db
+from tierwise.reporting import default_formats
 from tierwise.reporting.data import blocked_rule, concentration
 from tierwise.reporting.words import Words, _all_labels
 from warehouses import snapshot
@@ -79,6 +80,17 @@ def test_blocked_rules_read_every_reason_part():
     assert blocked_rule("age 17 < 18; risk assessment expired") == ["under_age", "expired_assessment"]
     assert blocked_rule("risk C1 < R2; min purchase 50000.00 > funds 100.00") == ["risk_mismatch", "insufficient_funds"]
     assert blocked_rule("something new") == ["other"]
+
+
+def test_report_formats_setting(monkeypatch):
+    monkeypatch.delenv("TIERWISE_REPORT_FORMATS", raising=False)
+    assert default_formats() == ["html", "pdf", "xlsx"]
+    monkeypatch.setenv("TIERWISE_REPORT_FORMATS", " html, xlsx ")
+    assert default_formats() == ["html", "xlsx"]
+    for bad in ("html,docx", ",", "PDF"):
+        monkeypatch.setenv("TIERWISE_REPORT_FORMATS", bad)
+        with pytest.raises(ValueError, match="TIERWISE_REPORT_FORMATS"):
+            default_formats()
 
 
 def test_both_languages_have_the_same_words():

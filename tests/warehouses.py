@@ -29,11 +29,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 HERE = Path(__file__).resolve().parent
 CACHE_VAR = "TIERWISE_TEST_STATES"
@@ -169,15 +170,64 @@ BUILDERS = (
 BUILDER_OF = {state: builder for builder in BUILDERS for state in builder.states}
 
 
+BUILDER_VAR = "TIERWISE_STATE_BUILDER"  # set in the background builder's own process
+STARTED = "background-builder.started"  # written once the session's builder is decided
+
+
+def _claimed(root: Path, builder: str) -> bool:
+    """True while the background builder has this chain to build (and is alive)."""
+    if os.environ.get(BUILDER_VAR):
+        return False
+    try:
+        owner = (root / f"{builder}.claim").read_text().strip()
+    except FileNotFoundError:
+        return False
+    if owner == "pending":
+        return True
+    try:
+        os.kill(int(owner), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    return True
+
+
+def _wait_for_the_builder_decision(root: Path) -> None:
+    """An xdist worker other than gw0 (which starts the builder) waits until gw0 has claimed
+    what the builder will build, so it does not start the same chain itself."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    deadline = time.monotonic() + 300
+    while worker not in (None, "gw0") and not (root / STARTED).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def state(name: str) -> Path:
-    """The home of a built state (read it, never write it); built on first use in the session."""
+    """The home of a built state (read it, never write it); built on first use in the session.
+    While another process builds the chain it belongs to, wait for this state's own marker, not
+    for the whole chain (golden_jan is ready minutes before golden_all)."""
     root = cache_root()
-    if not _done(root, name).exists():
-        builder = BUILDER_OF[name]
-        with FileLock(str(root / f"{builder.name}.lock")):
+    builder = BUILDER_OF[name]
+    lock = FileLock(str(root / f"{builder.name}.lock"))
+    _wait_for_the_builder_decision(root)
+    while not _done(root, name).exists():
+        if _claimed(root, builder.name):
+            time.sleep(1)
+            continue
+        try:
+            lock.acquire(timeout=1)
+        except Timeout:
+            continue  # being built elsewhere: look for the marker again
+        try:
             if not _done(root, name).exists():
                 builder.build(root)
+        finally:
+            lock.release()
     return root / name
+
+
+def claim(root: Path, states: list[str], owner: str) -> None:
+    """Mark the chains of `states` as the background builder's (`owner`: its pid, or pending)."""
+    for wanted in states:
+        (root / f"{BUILDER_OF[wanted].name}.claim").write_text(owner + "\n")
 
 
 def copy_state(name: str, dest: Path) -> Path:
@@ -217,5 +267,6 @@ def builders_for(states: set[str]) -> list[str]:
 
 
 if __name__ == "__main__":  # the background builder conftest.py starts: build these states now
+    os.environ[BUILDER_VAR] = "1"
     for wanted in sys.argv[1:]:
         state(wanted)

@@ -1,0 +1,37 @@
+"""The code location reuses a home's parsed dbt manifest while nothing it depends on changed
+(defs/dbt_assets.py: manifest_fingerprint): a copied home or a second refresh loads its
+definitions without a dbt parse; a change of rules (the seeds) makes it parse again."""
+
+from __future__ import annotations
+
+from tierwise.config import Settings
+from tierwise.defs.dbt_assets import manifest_fingerprint, prepare_manifest
+from tierwise.rules import DEFAULT_RULES_DIR, install_rules
+from warehouses import snapshot
+
+
+def test_fingerprint_ignores_the_home_and_follows_the_rules(tmp_path):
+    first, second = Settings(tmp_path / "a"), Settings(tmp_path / "b")
+    assert manifest_fingerprint(first) == manifest_fingerprint(second)  # the warehouse path is not an input
+    rules = tmp_path / "bank_rules"
+    rules.mkdir()
+    policy = (DEFAULT_RULES_DIR / "tier_policy.csv").read_text()
+    (rules / "tier_policy.csv").write_text(policy)
+    install_rules(second, rules)  # the same values, but the seeds now come from another folder
+    assert manifest_fingerprint(second) != manifest_fingerprint(first)
+    changed = manifest_fingerprint(second)
+    (rules / "tier_policy.csv").write_text(policy.replace("downgrade_grace_months,3", "downgrade_grace_months,4"))
+    install_rules(second, rules)
+    assert manifest_fingerprint(second) != changed
+
+
+def test_a_copied_home_reuses_its_manifest(golden_jan, tmp_path):
+    settings = Settings(snapshot(golden_jan, tmp_path / "home"))
+    manifest = settings.dbt_target_dir / "manifest.json"
+    before = manifest.stat().st_mtime_ns
+    assert prepare_manifest(settings) == manifest
+    assert manifest.stat().st_mtime_ns == before  # not parsed again
+    (settings.dbt_target_dir / "manifest.fingerprint").write_text("stale\n")
+    assert prepare_manifest(settings) == manifest
+    assert manifest.stat().st_mtime_ns > before  # a stamp that does not match: parsed
+    assert (settings.dbt_target_dir / "manifest.fingerprint").read_text().strip() == manifest_fingerprint(settings)
