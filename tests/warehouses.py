@@ -208,7 +208,10 @@ def state(name: str) -> Path:
     builder = BUILDER_OF[name]
     lock = FileLock(str(root / f"{builder.name}.lock"))
     _wait_for_the_builder_decision(root)
+    failed = root / f"{builder.name}.failed"
     while not _done(root, name).exists():
+        if failed.exists():  # once is enough: every later test fails at once with the same cause
+            raise RuntimeError(f"building state {name} failed earlier in this session:\n{failed.read_text()}")
         if _claimed(root, builder.name):
             time.sleep(1)
             continue
@@ -219,6 +222,9 @@ def state(name: str) -> Path:
         try:
             if not _done(root, name).exists():
                 builder.build(root)
+        except BaseException as exc:
+            failed.write_text(f"{type(exc).__name__}: {exc}\n")
+            raise
         finally:
             lock.release()
     return root / name
