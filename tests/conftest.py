@@ -123,7 +123,8 @@ def _start_background_builder(config, items) -> None:
 
 def pytest_sessionfinish(session):
     if _BUILDER is not None and _BUILDER.poll() is None:  # the tests that needed it are done
-        os.killpg(_BUILDER.pid, signal.SIGTERM)
+        # SIGKILL: a Dagster run in progress defers SIGTERM; the states are thrown away anyway
+        os.killpg(_BUILDER.pid, signal.SIGKILL)
         _BUILDER.wait(timeout=60)
 
 
