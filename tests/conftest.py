@@ -106,7 +106,7 @@ def _start_background_builder(config, items) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0" or config.option.collectonly:
         return
     root = warehouses.cache_root()
-    order = warehouses.builders_for(set().union(set(), *(_states_of(item) for item in items)))
+    order = warehouses.builders_for({state for item in items for state in _states_of(item)})
     if order:
         warehouses.claim(root, order, "pending")  # before any test of this process asks for one
         log = open(root / "background-builder.log", "w")  # noqa: SIM115

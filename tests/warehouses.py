@@ -5,7 +5,7 @@ serving releases, reports) produced by the same commands an operator runs. Build
 states into one cache folder shared by every pytest process of the session (xdist workers
 and the background builder that conftest.py starts), under a file lock per builder, so each
 state is built exactly once. Tests never write into a state: a test that changes a warehouse
-works on `copy_state(...)` (`cp -a`, which keeps the serving release's hard link).
+works on a copy, `snapshot(home, dest)` (`cp -a`, which keeps the serving release's hard link).
 
 States:
   golden_loaded    the golden bank (fixtures/golden_bank.py) landed and loaded, nothing built
@@ -37,6 +37,9 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 HERE = Path(__file__).resolve().parent
+for _folder in (str(HERE / "fixtures"), str(HERE)):  # golden_bank, landing_builder (the builder runs this file)
+    if _folder not in sys.path:
+        sys.path.insert(0, _folder)
 CACHE_VAR = "TIERWISE_TEST_STATES"
 ALL_FORMATS = "html,pdf,xlsx"
 # Reports in most states need no PDF (a CJK PDF costs seconds): the states whose reports the
@@ -98,7 +101,6 @@ def _keep(root: Path, work: Path, name: str) -> None:
 
 
 def build_golden(root: Path) -> None:
-    sys.path[:0] = [str(HERE), str(HERE / "fixtures")]
     from golden_bank import MONTHS, write_golden_bank
 
     work = root / "golden.work"
@@ -116,7 +118,6 @@ def build_golden(root: Path) -> None:
 
 
 def build_schema_only(root: Path) -> None:
-    sys.path[:0] = [str(HERE), str(HERE / "fixtures")]
     from golden_bank import MONTHS, write_golden_bank
     from tierwise.config import Settings
 
@@ -200,19 +201,16 @@ def _wait_for_the_builder_decision(root: Path) -> None:
         time.sleep(0.5)
 
 
-def state(name: str) -> Path:
-    """The home of a built state (read it, never write it); built on first use in the session.
-    While another process builds the chain it belongs to, wait for this state's own marker, not
-    for the whole chain (golden_jan is ready minutes before golden_all)."""
-    root = cache_root()
-    builder = BUILDER_OF[name]
-    lock = FileLock(str(root / f"{builder.name}.lock"))
-    _wait_for_the_builder_decision(root)
-    failed = root / f"{builder.name}.failed"
+def _build_once(root: Path, name: str, key: str, build: Callable[[], None], claimed=lambda: False) -> Path:
+    """Wait for state `name`'s own marker; build it (under lock `key`) when nobody else is or
+    will (`claimed`: the background builder has it). A build that failed fails every later
+    caller at once with the same cause."""
+    lock = FileLock(str(root / f"{key}.lock"))
+    failed = root / f"{key}.failed"
     while not _done(root, name).exists():
-        if failed.exists():  # once is enough: every later test fails at once with the same cause
+        if failed.exists():
             raise RuntimeError(f"building state {name} failed earlier in this session:\n{failed.read_text()}")
-        if _claimed(root, builder.name):
+        if claimed():
             time.sleep(1)
             continue
         try:
@@ -221,7 +219,7 @@ def state(name: str) -> Path:
             continue  # being built elsewhere: look for the marker again
         try:
             if not _done(root, name).exists():
-                builder.build(root)
+                build()
         except BaseException as exc:
             failed.write_text(f"{type(exc).__name__}: {exc}\n")
             raise
@@ -230,28 +228,33 @@ def state(name: str) -> Path:
     return root / name
 
 
+def state(name: str) -> Path:
+    """The home of a built state (read it, never write it); built on first use in the session.
+    While another process builds the chain it belongs to, wait for this state's own marker, not
+    for the whole chain (golden_jan is ready minutes before golden_all)."""
+    root = cache_root()
+    builder = BUILDER_OF[name]
+    _wait_for_the_builder_decision(root)
+    return _build_once(root, name, builder.name, lambda: builder.build(root), lambda: _claimed(root, builder.name))
+
+
 def claim(root: Path, states: list[str], owner: str) -> None:
     """Mark the chains of `states` as the background builder's (`owner`: its pid, or pending)."""
     for wanted in states:
         (root / f"{BUILDER_OF[wanted].name}.claim").write_text(owner + "\n")
 
 
-def copy_state(name: str, dest: Path) -> Path:
-    """A private copy of a state at `dest` (which must not exist yet), free to change."""
-    return snapshot(state(name), dest)
-
-
 def derived(name: str, build: Callable[[Path], None]) -> Path:
     """A state a test module derives from another (e.g. the reliability suite's refresh killed
     mid-publish), built once per session like the others: `build(home)` creates `home`."""
     root = cache_root()
-    if not _done(root, name).exists():
-        with FileLock(str(root / f"{name}.lock")):
-            if not _done(root, name).exists():
-                shutil.rmtree(root / name, ignore_errors=True)
-                build(root / name)
-                _done(root, name).touch()
-    return root / name
+
+    def build_here() -> None:
+        shutil.rmtree(root / name, ignore_errors=True)
+        build(root / name)
+        _done(root, name).touch()
+
+    return _build_once(root, name, name, build_here)
 
 
 def _golden_with_docs(home: Path) -> None:
