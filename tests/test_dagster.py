@@ -19,9 +19,8 @@ from tierwise.defs.automation import (
     monthly_refresh_schedule,
     new_batch_sensor,
 )
-from tierwise.defs.dbt_assets import build_args
+from tierwise.defs.dbt_assets import build_args, run_window_env
 from tierwise.defs.landing import landing_batch
-from tierwise.defs.partitions import month_of_partition
 from tierwise.refresh import instance_for
 from warehouses import snapshot
 
@@ -61,19 +60,18 @@ def test_definitions_load_one_graph_from_landing_to_marts(defs):
 
 
 def test_dbt_args_are_validated():
-    assert build_args("2025-09-01", "2025-10-01", False) == [
-        "build",
-        "--exclude-resource-type",
-        "unit_test",
-        "--vars",
-        json.dumps({"as_of_month": "2025-10", "from_month": "2025-09"}, sort_keys=True),
-    ]
-    assert build_args("2025-10-01", "2025-10-01", True)[-1] == "--full-refresh"
+    assert build_args(False) == ["build", "--exclude-resource-type", "unit_test"]
+    assert build_args(True)[-1] == "--full-refresh"
+    # the months reach dbt as environment variables (a new --vars value re-parses the project)
+    assert run_window_env("2025-09-01", "2025-10-01") == {
+        "TIERWISE_FROM_MONTH": "2025-09",
+        "TIERWISE_AS_OF_MONTH": "2025-10",
+    }
     with pytest.raises(ValueError, match="reversed"):
-        build_args("2025-10-01", "2025-09-01", False)
+        run_window_env("2025-10-01", "2025-09-01")
     for bad in ("2025-13-01", "2025-1'; drop", "2025"):
         with pytest.raises(ValueError, match="YYYY-MM"):
-            month_of_partition(bad)
+            run_window_env(bad, "2025-10-01")
 
 
 def _resolved(schedule) -> dg.ScheduleDefinition:

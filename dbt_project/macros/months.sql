@@ -1,9 +1,16 @@
 {#- The month window of a run. `as_of_month` (YYYY-MM) is the last month built; `from_month`
-    the first month a stateful incremental model recomputes. Both are validated here again,
-    so a malformed value fails compilation instead of reaching SQL. -#}
+    the first month a stateful incremental model recomputes. A var (`--vars`, or a unit test's
+    override; "" means unset) wins; otherwise the environment variable TIERWISE_AS_OF_MONTH /
+    TIERWISE_FROM_MONTH, read only while executing: dbt does not record an env var read at
+    execution in its partial-parse state, so a new month reuses the parsed project, where a
+    new `--vars` value makes dbt parse the whole project again (~5 s of CPU per run). Both are
+    validated here again, so a malformed value fails compilation instead of reaching SQL. -#}
 
 {% macro validated_month(name) -%}
     {%- set value = var(name, none) -%}
+    {%- if value is none and execute -%}
+        {%- set value = env_var('TIERWISE_' ~ (name | upper), '') -%}
+    {%- endif -%}
     {%- if value is none or value == '' -%}
         {{ return(none) }}
     {%- endif -%}

@@ -5,6 +5,7 @@ Read at call time (never at import time) so tests and operators can point a run 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -40,6 +41,22 @@ def dbt_command(*args: str) -> list[str]:
     """A dbt command line: this environment's dbt on the repository's project and profiles."""
     dbt = str(Path(sys.executable).with_name("dbt"))
     return [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+
+
+@contextlib.contextmanager
+def scoped_environ(values: dict[str, str]):
+    """os.environ with `values` set for the duration of the block, then exactly as before (for
+    libraries that read the process environment, e.g. dagster-dbt when it starts dbt)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,9 @@ class Settings:
             "DBT_LOG_PATH": str(self.logs_dir / "dbt"),
             "DAGSTER_HOME": str(self.dagster_home),
             "TIERWISE_RULES_PATH": rules_path_for_dbt(self),
+            # the run's months (macros/months.sql): unset unless a refresh sets them over this
+            "TIERWISE_FROM_MONTH": "",
+            "TIERWISE_AS_OF_MONTH": "",
         }
 
     def run_dbt(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):

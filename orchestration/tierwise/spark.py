@@ -12,7 +12,6 @@ $TIERWISE_HOME/spark. PySpark and dbt-spark are imported only here.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -130,9 +129,11 @@ def dbt_build(settings: Settings, first_month: str, last_month: str, *extra: str
         "TIERWISE_SPARK_DIR": str(spark_dir(settings)),
         "DBT_TARGET_PATH": str(settings.home / "spark" / "dbt_target"),
         "DBT_LOG_PATH": str(settings.logs_dir / "dbt-spark"),
+        # the run's months, as the DuckDB refresh passes them (macros/months.sql)
+        "TIERWISE_FROM_MONTH": first_month,
+        "TIERWISE_AS_OF_MONTH": last_month,
     }
-    months = json.dumps({"from_month": first_month, "as_of_month": last_month})
-    return settings.run_dbt("build", "--vars", months, *extra, env=env, cwd=spark_dir(settings))
+    return settings.run_dbt("build", *extra, env=env, cwd=spark_dir(settings))
 
 
 def compare_marts(settings: Settings) -> dict[str, tuple[int, int, int]]:

@@ -5,7 +5,6 @@
 """
 
 import hashlib
-import json
 import os
 import sys
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from tierwise.audit import record_run
-from tierwise.config import DBT_PROJECT_DIR, Settings
+from tierwise.config import DBT_PROJECT_DIR, Settings, scoped_environ
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
 from tierwise.months import as_of_date
 from tierwise.rules import record_rules_built, rules_changed_since_last_build
@@ -72,39 +71,36 @@ def prepare_manifest(settings: Settings) -> Path:
 
     project = dbt_project()
     settings.ensure()
-    os.environ.update(settings.dbt_env())
     target = settings.dbt_target_dir
     manifest, stamp = target / "manifest.json", target / "manifest.fingerprint"
     fingerprint = manifest_fingerprint(settings)
     if manifest.is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint:
         return manifest
     stamp.unlink(missing_ok=True)
-    result = dbtRunner().invoke(
-        [
-            "parse",
-            "--project-dir",
-            str(project.project_dir),
-            "--profiles-dir",
-            str(project.profiles_dir),
-            "--target-path",
-            str(target),
-        ]
-    )
+    parse = ["parse", "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)]
+    with scoped_environ(settings.dbt_env()):  # dbt reads its settings from the process environment
+        result = dbtRunner().invoke([*parse, "--target-path", str(target)])
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
     stamp.write_text(fingerprint + "\n")
     return manifest
 
 
-def build_args(first_month: str, last_month: str, full_refresh: bool) -> list[str]:
-    """dbt CLI arguments for a run over [first_month, last_month] (data tests included, unit
-    tests not); months are validated."""
-    payload = {"as_of_month": month_of_partition(last_month), "from_month": month_of_partition(first_month)}
-    if payload["from_month"] > payload["as_of_month"]:
+def run_window_env(first_month: str, last_month: str) -> dict[str, str]:
+    """The run's months for dbt (macros/months.sql), validated: environment variables, not
+    `--vars`, because a new vars value makes dbt parse the whole project again on every run."""
+    first, last = month_of_partition(first_month), month_of_partition(last_month)
+    if first > last:
         raise ValueError(f"partition range {first_month}..{last_month} is reversed")
+    return {"TIERWISE_FROM_MONTH": first, "TIERWISE_AS_OF_MONTH": last}
+
+
+def build_args(full_refresh: bool) -> list[str]:
+    """dbt CLI arguments for a refresh (data tests included, unit tests not); the months travel
+    in run_window_env."""
     # dbt unit tests check SQL logic on fixed fixtures, not the month's data: they run in
     # `make test` (tests/test_dbt_unit_tests.py), not in every production refresh, as dbt advises
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(payload, sort_keys=True)]
+    args = ["build", "--exclude-resource-type", "unit_test"]
     return [*args, "--full-refresh"] if full_refresh else args
 
 
@@ -189,13 +185,16 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
     def tierwise_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         settings = Settings.from_env()
         settings.ensure()
-        os.environ.update(settings.dbt_env())
         keys = context.partition_keys
-        args = build_args(keys[0], keys[-1], rules_changed_since_last_build(settings))
-        context.log.info(f"dbt {' '.join(args)}")
-        months = (month_of_partition(keys[0]), month_of_partition(keys[-1]))
+        window = run_window_env(keys[0], keys[-1])
+        args = build_args(rules_changed_since_last_build(settings))
+        context.log.info(f"dbt {' '.join(args)} for {window}")
+        months = (window["TIERWISE_FROM_MONTH"], window["TIERWISE_AS_OF_MONTH"])
         try:
-            invocation = dbt.cli(args, context=context)
+            # dagster-dbt hands the dbt process a copy of os.environ taken in cli(): set this
+            # warehouse's settings and the run's months for that call only, then restore
+            with scoped_environ({**settings.dbt_env(), **window}):
+                invocation = dbt.cli(args, context=context)
 
             def record_audit(con: duckdb.DuckDBPyConnection) -> None:
                 run_results = invocation.get_artifact("run_results.json")
