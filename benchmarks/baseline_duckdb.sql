@@ -2,7 +2,7 @@
 -- written by hand as one DuckDB script over the loader's raw schema and the rules as dbt
 -- seeded them (schema rules). No dbt, no intermediate tables kept, no tests: the practical
 -- limit of what the same rules cost on DuckDB. Output: schema baseline.
--- The DOMAIN.md rules are restated here independently of the dbt models, so the benchmark's
+-- The docs/business-rules.md rules are restated here independently of the dbt models, so the benchmark's
 -- equality check compares two implementations.
 
 create schema if not exists baseline;

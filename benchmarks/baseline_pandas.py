@@ -2,7 +2,7 @@
 
 What an analyst would write instead of the warehouse: read the loader's raw tables and the
 rules into DataFrames, compute every month, carry the downgrade grace month by month in a
-loop. The DOMAIN.md rules are restated here independently of the dbt models. Money is
+loop. The docs/business-rules.md rules are restated here independently of the dbt models. Money is
 carried in integer cents (and FX products in integer micro-CNY) so the result can be
 compared with the marts to the cent; floats would differ at half-cent ties.
 

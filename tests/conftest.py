@@ -12,12 +12,14 @@ runs `-m "not slow"`, `make test` runs everything (in two xdist workers).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,23 @@ def pytest_sessionfinish(session):
         # SIGKILL: a Dagster run in progress defers SIGTERM; the states are thrown away anyway
         os.killpg(_BUILDER.pid, signal.SIGKILL)
         _BUILDER.wait(timeout=60)
+
+
+# ------------------------------------------------------------------------- timeline
+# TIERWISE_TEST_TIMELINE=FILE appends one JSON line per test phase (worker, start, seconds), to
+# see where the two workers wait (the suite's wall time is its CPU time only when both are busy).
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    started = time.time()
+    try:
+        return (yield)
+    finally:
+        target = os.environ.get("TIERWISE_TEST_TIMELINE")
+        if target:
+            line = {"test": item.nodeid, "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+                    "start": round(started, 2), "seconds": round(time.time() - started, 2)}  # fmt: skip
+            with open(target, "a") as out:
+                out.write(json.dumps(line) + "\n")
 
 
 # ------------------------------------------------------------------------- state fixtures

@@ -6,7 +6,9 @@ quarantined for which rule, and the reconciliation numbers (delivered = loaded +
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -43,10 +45,11 @@ def assert_nothing_loaded(con):
         assert con.execute("select count(*) from raw.customers").fetchone()[0] == 0
 
 
-def refuse(con, folder, match):
-    with pytest.raises(BatchRefused, match=match):
+def refuse(con, folder, match) -> str:
+    with pytest.raises(BatchRefused, match=match) as refused:
         load_batch(con, folder)
     assert_nothing_loaded(con)
+    return str(refused.value)
 
 
 # ---------------------------------------------------------------------------- refused batches
@@ -130,14 +133,40 @@ def test_non_numeric_amount(con, tmp_path):
     txns = [list(r) for r in BASE["deposit_transactions"]]
     txns[1][4] = "20O.00"  # letter O typed for zero
     folder = write_batch(tmp_path, with_rows("deposit_transactions", txns))
-    refuse(con, folder, r"deposit_transactions\.csv: row 2 column amount: value '20O\.00' is not a valid DECIMAL")
+    refuse(
+        con, folder, r"deposit_transactions\.csv: row 2 column amount: value '20O\.00' is not a plain decimal amount"
+    )
+
+
+@pytest.mark.reliability("bad_input")
+@pytest.mark.parametrize("amount", ["10.005", "1.2e3", "1_000", "NaN", "NA", "NULL", "1 000.00", "0x10", "￥20.00"])
+def test_money_is_a_plain_decimal_with_two_places_or_the_batch_is_refused(con, tmp_path, amount):
+    """No rounding (10.005 was stored as 10.01), no exponent or digit separators, and a null word
+    is not an empty field (NaN/NA/NULL were read as empty and quarantined as 'empty')."""
+    txns = [list(r) for r in BASE["deposit_transactions"]]
+    txns[1][4] = amount
+    folder = write_batch(tmp_path, with_rows("deposit_transactions", txns))
+    refuse(con, folder, r"deposit_transactions\.csv: row 2 column amount: value '.*' is not a plain decimal amount")
+
+
+def test_plain_amounts_load_to_the_cent(con, tmp_path):
+    txns = [list(r) for r in BASE["deposit_transactions"]]
+    txns[1][4], txns[2][4] = "20", "0.5"
+    load_batch(con, write_batch(tmp_path, with_rows("deposit_transactions", txns)))
+    amounts = con.execute(
+        "select cast(amount as varchar) from raw.deposit_transactions order by _row_number"
+    ).fetchall()
+    assert [a for (a,) in amounts][1:3] == ["20.00", "0.50"]
 
 
 def test_bad_date(con, tmp_path):
     customers = [list(r) for r in BASE["customers"]]
     customers[2][4] = "1950-02-30"
     folder = write_batch(tmp_path, with_rows("customers", customers))
-    refuse(con, folder, r"customers\.csv: row 3 column birth_date: value '1950-02-30' is not a valid DATE")
+    message = refuse(
+        con, folder, r"customers\.csv: row 3 column birth_date: the value \(not quoted: personal data\) is not a date"
+    )
+    assert "1950-02-30" not in message
 
 
 def test_manifest_file_outside_batch_folder(con, tmp_path):
@@ -152,6 +181,71 @@ def test_manifest_as_of_not_month_end(con, tmp_path):
     folder = write_batch(tmp_path)
     edit_manifest(folder, as_of_date="2025-10-30")
     refuse(con, folder, r"as_of_date 2025-10-30 is not the last day of a month")
+
+
+def _raw_manifest(folder: Path, text: str) -> None:
+    (folder / "_manifest.json").write_text(text)
+
+
+def _with_table_entry(folder: Path, **entry) -> str:
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    manifest["tables"]["branches"].update(entry)
+    return json.dumps(manifest)
+
+
+MANIFEST_CASES = {
+    "rows as text": (lambda f: _with_table_entry(f, rows="2"), r"table 'branches': 'rows' must be a whole number"),
+    "rows null": (lambda f: _with_table_entry(f, rows=None), r"table 'branches': 'rows' must be a whole number"),
+    "rows fractional": (lambda f: _with_table_entry(f, rows=2.5), r"'rows' must be a whole number >= 0, got 2\.5"),
+    "rows negative": (lambda f: _with_table_entry(f, rows=-1), r"'rows' must be a whole number >= 0, got -1"),
+    "tables a list": (
+        lambda f: json.dumps({**json.loads((f / "_manifest.json").read_text()), "tables": ["branches"]}),
+        r"'tables' must be an object of table entries, not list",
+    ),
+    "not an object": (lambda f: "[1, 2]", r"a JSON object is expected, not a list"),
+    "deep nesting": (lambda f: "[" * 200_000 + "]" * 200_000, r"nested too deeply|not valid UTF-8 JSON"),
+    "table twice": (
+        lambda f: (f / "_manifest.json").read_text().replace('"tables": {', '"tables": {"branches": {}, ', 1),
+        r"key 'branches' appears twice",
+    ),
+    "unknown encoding": (
+        lambda f: json.dumps({**json.loads((f / "_manifest.json").read_text()), "encoding": "latin-1"}),
+        r"encoding 'latin-1' is not accepted \(utf-8 or gbk\)",
+    ),
+    "month of another folder": (
+        lambda f: json.dumps({**json.loads((f / "_manifest.json").read_text()), "as_of_date": "2025-09-30"}),
+        r"as_of_date 2025-09-30 is not in the month of its folder '2025-10'",
+    ),
+}
+
+
+@pytest.mark.reliability("bad_input")
+@pytest.mark.parametrize("case", list(MANIFEST_CASES))
+def test_a_malformed_manifest_is_refused_not_a_traceback(con, tmp_path, case):
+    build, message = MANIFEST_CASES[case]
+    folder = write_batch(tmp_path)
+    _raw_manifest(folder, build(folder))
+    refuse(con, folder, message)
+
+
+@pytest.mark.reliability("bad_input")
+def test_a_manifest_symlink_leaving_the_batch_is_refused(con, tmp_path):
+    folder = write_batch(tmp_path)
+    outside = tmp_path / "elsewhere.json"
+    (folder / "_manifest.json").rename(outside)
+    (folder / "_manifest.json").symlink_to(outside)
+    refuse(con, folder, r"a symlink to a file outside the batch folder")
+
+
+def test_a_utf8_byte_order_mark_is_accepted(con, tmp_path):
+    folder = write_batch(tmp_path)
+    path = folder / "customers.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    manifest["tables"]["customers"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (folder / "_manifest.json").write_text(json.dumps(manifest))
+    load_batch(con, folder)
+    assert con.execute("select count(*) from raw.customers").fetchone()[0] == len(BASE["customers"])
 
 
 # ---------------------------------------------------------------------------- quarantined rows

@@ -1,4 +1,4 @@
-"""The benchmark's two baselines (issue #8) are independent restatements of DOMAIN.md: a hand-written
+"""The benchmark's two baselines (issue #8) are independent restatements of docs/business-rules.md: a hand-written
 DuckDB script and a pandas program. `make bench` times them against dbt and asserts that all three
 produce the same fct_customer_month and fct_customer_tier rows; here the same equality is checked
 on the golden bank (whose marts tests/test_golden.py compares with hand-worked values), so a

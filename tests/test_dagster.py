@@ -3,6 +3,7 @@ partitions materialized in process with the dbt tests evaluated as asset checks.
 
 import datetime as dt
 import json
+import shutil
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -146,9 +147,13 @@ def test_two_partitions_materialize_with_checks(defs, golden_jan, tmp_path, monk
     on_book = {m: sum(m in spec["on_book"] for spec in exp.CUSTOMER_MONTH.values()) for m in exp.M[:2]}
     assert metadata["dagster/partition_row_count"].value == on_book[exp.M[1]]
     assert metadata["dagster/row_count"].value == sum(on_book.values())
-    assert {p.name for p in (settings.reports_dir / "2025-02").iterdir()} == {
-        f"monthly_review.{lang}.{fmt}" for lang in ("zh", "en") for fmt in ("html", "pdf", "xlsx")
-    }
+    rendered = {f"monthly_review.{lang}.{fmt}" for lang in ("zh", "en") for fmt in ("html", "pdf", "xlsx")}
+    assert {p.name for p in (settings.reports_dir / "2025-02").iterdir()} == rendered | {"_render.json"}
+    record = json.loads((settings.reports_dir / "2025-02" / "_render.json").read_text())
+    published = duckdb.connect(str(settings.home / "serving" / "serving.duckdb"), read_only=True)
+    assert record["release"] == published.execute("select release from marts._publication").fetchone()[0]
+    published.close()
+    assert set(record["files"]) == rendered
     # The run ends by publishing the marts for BI.
     serving = duckdb.connect(str(settings.home / "serving" / "serving.duckdb"), read_only=True)
     published = serving.execute("select count(distinct as_of_date) from marts.fct_customer_tier").fetchone()[0]
@@ -163,7 +168,7 @@ def test_error_check_stops_publish_warn_check_does_not(tmp_path, monkeypatch):
     publication stays as it was."""
     monkeypatch.setenv("TIERWISE_HOME", str(tmp_path / "home"))
     from tierwise.defs.location import build_definitions
-    from tierwise.rules import install_rules
+    from tierwise.rules import DEFAULT_RULES_DIR
 
     settings = Settings.from_env()
     write_golden_bank(settings.landing_dir)
@@ -193,13 +198,11 @@ def test_error_check_stops_publish_warn_check_does_not(tmp_path, monkeypatch):
     published = duckdb.connect(str(serving), read_only=True).execute("select run_id from marts._publication")
     assert published.fetchone()[0] == first.run_id
 
-    broken = tmp_path / "broken_rules"
-    broken.mkdir()
-    (broken / "tier_policy.csv").write_text(
-        (Path(__file__).parents[1] / "seeds" / "tier_policy.csv").read_text()
-        + "downgrade_grace_months,5,duplicate key: the unique test on policy_key fails\n"
-    )
-    install_rules(settings, broken)
+    # `--rules` refuses this folder (rules_check); a rules folder edited in place is not checked
+    # before dbt, and there the unique test on policy_key (severity error) must stop the publish
+    shutil.copytree(DEFAULT_RULES_DIR, settings.rules_dir)
+    with (settings.rules_dir / "tier_policy.csv").open("a") as policy:
+        policy.write("downgrade_grace_months,5,duplicate key: the unique test on policy_key fails\n")
     second = job.execute_in_process(partition_key=f"{MONTHS[1]}-01", instance=instance, raise_on_error=False)
     assert not second.success
     failed = [

@@ -266,7 +266,7 @@ with open(out, "w") as f:
         except Exception as exc:
             f.write(json.dumps({"error": repr(exc)}) + "\n")
         f.flush()
-        time.sleep(0.02)
+        time.sleep(0.2)  # hundreds of answers across a refresh; a hot loop would starve the refresh itself
 """
 
 
@@ -353,6 +353,12 @@ def test_nothing_published_carries_pii(golden_docs):
     assert len(files) > 20 and (home / "docs" / "index.html") in files
     for path in files:
         assert not _leaks(_text_of(path)), path
+    # what the orchestration keeps: Dagster's run and event storage and compute logs, dbt's
+    # artifacts and logs (read as bytes: SQLite files hold their text as UTF-8)
+    kept = [p for root in ("dagster", "dbt", "logs") for p in (home / root).rglob("*") if p.is_file()]
+    assert len(kept) > 20
+    for path in kept:
+        assert not _leaks(path.read_bytes().decode("utf-8", errors="replace")), path
 
 
 @pytest.mark.reliability("pii")

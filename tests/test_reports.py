@@ -292,3 +292,46 @@ def test_report_command_renders_one_language_and_refuses_an_unpublished_month(ho
     assert "no tiers published for 2024-01" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["report", "--month", "2025-13"])
+
+
+def test_the_report_watchlist_is_the_marts_flag(home, tmp_path):
+    """The report lists the customers fct_churn_signals flags is_watchlist, whatever rule set the
+    flag (a bank may raise watchlist_min_tier_rank): here the flag is flipped for one customer each
+    way in a copy of the release, and the report follows the mart, not a formula of its own."""
+    import shutil
+
+    from tierwise.reporting.data import load_review
+
+    release = tmp_path / "release.duckdb"
+    shutil.copy(current_release_db(Settings(home=home)), release)
+    con = duckdb.connect(str(release))
+    day, month = _q(
+        con,
+        "select as_of_date, strftime(as_of_date, '%Y-%m') from marts.fct_churn_signals "
+        "group by all having bool_or(is_watchlist) order by 1 limit 1",
+    )[0]
+    flagged = {
+        r[0]
+        for r in _q(con, "select customer_id from marts.fct_churn_signals where as_of_date = ? and is_watchlist", [day])
+    }
+    others = sorted(
+        r[0]
+        for r in _q(
+            con, "select customer_id from marts.fct_churn_signals where as_of_date = ? and not is_watchlist", [day]
+        )
+    )
+    assert flagged and others, "the golden month needs customers on and off the watchlist"
+    dropped, added = sorted(flagged)[0], others[0]
+    con.execute(
+        "update marts.fct_churn_signals set is_watchlist = not is_watchlist "
+        "where as_of_date = ? and customer_id in (?, ?)",
+        [day, dropped, added],
+    )
+    expected = {
+        r[0]
+        for r in _q(con, "select customer_id from marts.fct_churn_signals where as_of_date = ? and is_watchlist", [day])
+    }
+    con.close()
+    review = load_review(release, month)
+    assert set(review.watchlist["customer_id"]) == expected
+    assert added in expected and dropped not in expected

@@ -25,6 +25,7 @@ Run `python tests/warehouses.py NAME ...` to build states into $TIERWISE_TEST_ST
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -90,6 +91,14 @@ def _done(root: Path, name: str) -> Path:
     return root / f"{name}.done"
 
 
+def _mark_done(root: Path, name: str) -> None:
+    _done(root, name).touch()
+    target = os.environ.get("TIERWISE_TEST_TIMELINE")  # conftest.py: the suite's timeline
+    if target:
+        with open(target, "a") as out:
+            out.write(json.dumps({"state": name, "pid": os.getpid(), "done": round(time.time(), 2)}) + "\n")
+
+
 def _keep(root: Path, work: Path, name: str) -> None:
     """Make `name` a copy of the work home now, once: a state another process may already be
     reading is never replaced (a rebuild after a killed builder keeps the states it finished)."""
@@ -97,7 +106,7 @@ def _keep(root: Path, work: Path, name: str) -> None:
         return
     shutil.rmtree(root / name, ignore_errors=True)
     snapshot(work, root / name)
-    _done(root, name).touch()
+    _mark_done(root, name)
 
 
 def build_golden(root: Path) -> None:
@@ -252,7 +261,7 @@ def derived(name: str, build: Callable[[Path], None]) -> Path:
     def build_here() -> None:
         shutil.rmtree(root / name, ignore_errors=True)
         build(root / name)
-        _done(root, name).touch()
+        _mark_done(root, name)
 
     return _build_once(root, name, name, build_here)
 

@@ -1,4 +1,4 @@
-{#- DOMAIN.md masking: first character, then one '*' per remaining character (张** ). -#}
+{#- docs/business-rules.md masking: first character, then one '*' per remaining character (张** ). -#}
 {% macro mask_name(column) -%}
     case
         when {{ column }} is null then null

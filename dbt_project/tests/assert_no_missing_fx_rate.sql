@@ -1,4 +1,4 @@
--- A currency with no rate on or before the month end is a data error, not a zero (DOMAIN.md):
+-- A currency with no rate on or before the month end is a data error, not a zero (docs/business-rules.md):
 -- every deposit account and holding must find its month's rate (in the months a run wrote).
 with accounts as (
     select

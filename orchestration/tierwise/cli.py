@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from tierwise.config import Settings
+from tierwise.config import Settings, WarehouseBusy, warehouse_wait_seconds
 from tierwise.months import last_closed_month, month_range, parse_month
 
 
@@ -74,7 +74,11 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         print(f"[load] no batch folders given and none under {settings.landing_dir}", file=sys.stderr)
         return 2
     settings.ensure()
-    con = settings.connect()
+    try:
+        con = settings.connect(warehouse_wait_seconds(), log=lambda m: print(f"[load] {m}", file=sys.stderr))
+    except WarehouseBusy as exc:
+        print(f"[load] REFUSED {exc}", file=sys.stderr)
+        return 2
     try:
         for batch in batches:
             started = time.perf_counter()
@@ -89,6 +93,59 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         con.close()
     return 0
+
+
+def cmd_batches(args: argparse.Namespace, settings: Settings) -> int:
+    """List the loaded batches, or retract one (audited in raw._batch_retractions)."""
+    import getpass
+
+    from tierwise.landing.loader import list_batches, retract_batch
+    from tierwise.landing.reader import BatchRefused
+
+    if args.action == "retract" and not args.batch_id:
+        print("[batches] retract needs the batch_id to retract (`tierwise batches` lists them)", file=sys.stderr)
+        return 2
+    settings.ensure()
+    try:
+        con = settings.connect(warehouse_wait_seconds(), log=lambda m: print(f"[batches] {m}", file=sys.stderr))
+    except WarehouseBusy as exc:
+        print(f"[batches] REFUSED {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "retract":
+            try:
+                removed = retract_batch(con, args.batch_id, args.reason or "", getpass.getuser())
+            except BatchRefused as exc:
+                print(f"[batches] REFUSED {exc}", file=sys.stderr)
+                return 2
+            print(f"[batches] retracted {args.batch_id}: {sum(removed.values()):,} rows removed from raw "
+                  "(recorded in raw._batch_retractions); load the corrected batch, then rebuild its month")  # fmt: skip
+            return 0
+        print("batch_id\tas_of_date\trevision\tloaded_at\tdelivered\tloaded\tquarantined")
+        for b in list_batches(con):
+            print(f"{b['batch_id']}\t{b['as_of_date']}\t{b['revision']}\t{b['loaded_at']:%Y-%m-%d %H:%M:%S}\t"
+                  f"{b['delivered']}\t{b['loaded']}\t{b['quarantined']}")  # fmt: skip
+        return 0
+    finally:
+        con.close()
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Per month: batch delivered, built, published, report rendered, open warnings, late batches."""
+    from tierwise.status import month_status, render
+
+    try:
+        rows, notes = month_status(settings)
+    except ValueError as exc:  # a malformed TIERWISE_BATCH_DUE_DAY
+        print(f"[status] {exc}", file=sys.stderr)
+        return 2
+    if not rows:
+        print(f"[status] nothing delivered or published under {settings.home} yet", file=sys.stderr)
+        for note in notes:
+            print(f"[status] {note}", file=sys.stderr)
+        return 0
+    print(render(rows, notes))
+    return 1 if any(r.late for r in rows) else 0
 
 
 def _install_rules(args: argparse.Namespace, settings: Settings) -> bool:
@@ -248,9 +305,13 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    from tierwise.publish import publish
+    from tierwise.publish import PublishRefused, publish
 
-    result = publish(settings, run_id=args.run_id)
+    try:
+        result = publish(settings, run_id=args.run_id, wait_seconds=warehouse_wait_seconds())
+    except (WarehouseBusy, PublishRefused) as exc:
+        print(f"[publish] REFUSED {exc}", file=sys.stderr)
+        return 2
     print(f"[publish] release {result.release}: {len(result.row_counts)} marts -> {result.serving_path}")
     print(f"[publish] parquet: {result.parquet_dir}")
     return 0
@@ -309,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
         "generate",
         help="write a synthetic bank as monthly landing batches",
         description="Simulate a retail bank and write one landing batch folder per month "
-        "(all 11 tables + _manifest.json), per CONTRACT.md. Same seed, same bytes.",
+        "(all 11 tables + _manifest.json), per docs/landing-contract.md. Same seed, same bytes.",
     )
     _add_bank_args(gen)
     gen.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
@@ -328,6 +389,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("batches", nargs="*", help="batch folders (default: every batch under $TIERWISE_HOME/landing)")
     load.set_defaults(func=cmd_load)
+
+    batches = sub.add_parser(
+        "batches",
+        help="list loaded batches, or retract one",
+        description="`tierwise batches` lists the loaded landing batches (one per month). "
+        "`tierwise batches retract BATCH_ID --reason TEXT` removes a batch from raw in one transaction and "
+        "records who, when, why and what it held in raw._batch_retractions; a month's published figures "
+        "stay until a corrected batch is loaded and the month rebuilt (publishing refuses to drop a month).",
+    )
+    batches.add_argument("action", nargs="?", choices=("list", "retract"), default="list")
+    batches.add_argument("batch_id", nargs="?", help="the batch to retract")
+    batches.add_argument("--reason", help="why the batch is retracted (required to retract)")
+    batches.set_defaults(func=cmd_batches)
+
+    status = sub.add_parser(
+        "status",
+        help="per month: batch delivered, built, published, report rendered, open warnings",
+        description="One line per month from the first delivered one to the last closed month: the batch "
+        "(id, revision, when loaded) or LATE once its due day has passed (TIERWISE_BATCH_DUE_DAY of the next "
+        "month, default 3, Asia/Shanghai), built, the release publishing it, the release its report was "
+        "rendered from, and open data-quality warnings. Exit 1 when a batch is late.",
+    )
+    status.set_defaults(func=cmd_status)
 
     rules_help = (
         "folder of rule CSVs (same names as seeds/) that replace the shipped defaults for this "

@@ -9,6 +9,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,23 @@ def scoped_environ(values: dict[str, str]):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the build database."""
+
+
+def warehouse_wait_seconds() -> float:
+    """How long `tierwise load`, `batches retract` and `publish` wait for a refresh that holds the
+    warehouse: $TIERWISE_WAREHOUSE_WAIT_SECONDS, default 30 minutes."""
+    text = os.environ.get("TIERWISE_WAREHOUSE_WAIT_SECONDS", "1800")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"TIERWISE_WAREHOUSE_WAIT_SECONDS must be a number of seconds >= 0, got {text!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -115,11 +133,30 @@ class Settings:
         if not dagster_yaml.exists():  # an operator's own instance settings are kept
             dagster_yaml.write_text(DAGSTER_YAML)
 
-    def connect(self):
-        """A connection to the build database held to duckdb_memory_limit()."""
+    def connect(self, wait_seconds: float = 0, log=None):
+        """A connection to the build database held to duckdb_memory_limit(). DuckDB lets one process
+        write: with wait_seconds, a database held by another process (a refresh) is waited for,
+        said once through `log`, and then refused as WarehouseBusy, a plain message."""
         import duckdb
 
-        con = duckdb.connect(str(self.warehouse_path))
+        deadline = time.monotonic() + wait_seconds
+        said = False
+        while True:
+            try:
+                con = duckdb.connect(str(self.warehouse_path))
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(
+                        f"the warehouse {self.warehouse_path} is in use by another process (a refresh or load); "
+                        f"try again when it has finished{f' (waited {wait_seconds:.0f}s)' if wait_seconds else ''}"
+                    ) from None
+                if log and not said:
+                    log(f"waiting for the warehouse: another process holds {self.warehouse_path} (a refresh?)")
+                    said = True
+                time.sleep(1)
         con.execute("set memory_limit = ?", [duckdb_memory_limit()])
         return con
 

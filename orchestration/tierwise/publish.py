@@ -21,9 +21,21 @@ from pathlib import Path
 
 from tierwise.config import Settings
 from tierwise.months import as_of_date
-from tierwise.revisions import MonthRevision, mart_keys, record_revisions
+from tierwise.revisions import (
+    MonthRevision,
+    discard_revisions,
+    mart_keys,
+    reconcile_publications,
+    record_publication,
+    record_revisions,
+)
 
 KEEP_RELEASES = 2  # DuckDB files and Parquet folders
+# The serving file's on-disk format: DuckDB 2.x writes storage version 69 by default, which the
+# DuckDB 1.x inside most BI drivers and desktop tools cannot open. v1.4.0 is read by DuckDB 1.4
+# (the long-term-support line), 1.5 and 2.x (tests/test_bi_clients.py opens it with 1.4 and 1.5).
+SERVING_STORAGE_VERSION = "v1.4.0"
+COMPLETE_MARKER = "_SUCCESS"  # written last into a Parquet release folder (the Hadoop/Spark convention)
 
 
 @dataclass
@@ -49,6 +61,37 @@ def current_release_db(settings: Settings) -> Path:
     raise FileNotFoundError(f"no release file behind {serving}: publish first")
 
 
+MONTHS_OF = "select distinct strftime(as_of_date, '%Y-%m') as m from {db}marts.fct_customer_tier order by m"
+
+
+class PublishRefused(RuntimeError):
+    """A publication that would take something away from BI without anyone asking."""
+
+
+def months_in(con, database: str | None = None) -> list[str]:
+    """The months ('YYYY-MM') the marts of a database hold (fct_customer_tier: every customer on
+    book has a row each month); [] before the first build."""
+    db = f"{database}." if database else ""
+    catalog = database or con.execute("select current_database()").fetchone()[0]
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and schema_name = 'marts' "
+        "and table_name = 'fct_customer_tier'",
+        [catalog],
+    ).fetchone()[0]
+    return [m for (m,) in con.execute(MONTHS_OF.format(db=db)).fetchall()] if exists else []
+
+
+def built_months(settings: Settings) -> list[str]:
+    """The months the build database's marts hold."""
+    if not settings.warehouse_path.exists():
+        return []
+    con = settings.connect()
+    try:
+        return months_in(con)
+    finally:
+        con.close()
+
+
 def fault_point(name: str) -> None:
     """Test hook of the reliability suite: TIERWISE_FAULT=<name> kills this process here, as
     a power cut would. Never set in operation."""
@@ -62,8 +105,14 @@ def _clear_abandoned(root: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def publish(settings: Settings, run_id: str = "manual", months: list[str] | None = None) -> Publication:
-    """Copy the build database's marts into a new serving file and Parquet release, then swap."""
+def publish(
+    settings: Settings, run_id: str = "manual", months: list[str] | None = None, wait_seconds: float = 0
+) -> Publication:
+    """Copy the build database's marts into a new serving file and Parquet release, then swap.
+
+    Nothing of a publication that fails (disk full, a crash) is credited: its staging file and
+    Parquet folder are removed, its revisions are removed (here, or by the next publish when the
+    process died: reconcile_publications), and release pruning counts complete releases only."""
     root = serving_dir(settings)
     root.mkdir(parents=True, exist_ok=True)
     _clear_abandoned(root)
@@ -71,23 +120,62 @@ def publish(settings: Settings, run_id: str = "manual", months: list[str] | None
     staging_db = root / f".serving-{release}.duckdb"
     parquet_root = root / "parquet"
     release_dir = parquet_root / "releases" / release
-    release_dir.mkdir(parents=True)
+    releases_db = root / "releases"
 
     # Connect to the build database (in a process where dbt already opened it, this shares that
     # instance) and attach the new serving file as the target.
+    con = settings.connect(wait_seconds)
+    try:
+        _refuse_dropping_published_months(con, root / "serving.duckdb")
+        reconcile_publications(con, lambda name: (releases_db / f"{name}.duckdb").exists())
+        release_dir.mkdir(parents=True)
+        try:
+            revisions = []
+            if months:  # the months the run wrote get a new revision if their marts changed (audit.revisions)
+                keys = mart_keys(settings.dbt_target_dir / "manifest.json")
+                written = _months_written(con, months)
+                revisions = record_revisions(con, [as_of_date(m) for m in written], run_id, keys, release)
+            counts = _write_release(con, settings, staging_db, release_dir, release, run_id, months or [])
+        except BaseException:
+            _discard_release(con, staging_db, release_dir)
+            raise
+    finally:
+        con.close()
+
+    # Each release keeps its own immutable file (what the report reads); serving.duckdb is a
+    # hard link to the newest, swapped in by an atomic rename.
+    releases_db.mkdir(exist_ok=True)
+    release_path = releases_db / f"{release}.duckdb"
+    fault_point("publish-before-swap")
+    os.replace(staging_db, release_path)
+    serving_path = root / "serving.duckdb"
+    link = root / f".serving-{release}.link"
+    os.link(release_path, link)
+    os.replace(link, serving_path)
     con = settings.connect()
     try:
-        revisions = []
-        if months:  # the run's months get a new revision if their marts changed (audit.revisions)
-            keys = mart_keys(settings.dbt_target_dir / "manifest.json")
-            revisions = record_revisions(con, [as_of_date(m) for m in months], run_id, keys)
-        tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
-            "and schema_name in ('marts', 'audit') order by schema_name desc, table_name"
-        ).fetchall()
-        if not any(schema == "marts" for schema, _ in tables):
-            raise RuntimeError(f"nothing to publish: no marts in {settings.warehouse_path}")
-        con.execute("attach ? as serving_target", [str(staging_db)])
+        record_publication(con, release, run_id, months or [])
+    finally:
+        con.close()
+    for old in sorted(releases_db.glob("*.duckdb"))[:-KEEP_RELEASES]:
+        old.unlink()  # a reader still on it keeps its open file
+    _swap_symlink(parquet_root / "current", Path("releases") / release)
+    _prune_releases(parquet_root / "releases")
+    return Publication(release, serving_path, parquet_root / "current", counts, revisions)
+
+
+def _write_release(con, settings: Settings, staging_db: Path, release_dir: Path, release: str, run_id: str,
+                   months: list[str]) -> dict[str, int]:  # fmt: skip
+    """The marts and the audit record into the staging serving file and the Parquet release folder;
+    the folder gets its COMPLETE marker last."""
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
+        "and schema_name in ('marts', 'audit') order by schema_name desc, table_name"
+    ).fetchall()
+    if not any(schema == "marts" for schema, _ in tables):
+        raise RuntimeError(f"nothing to publish: no marts in {settings.warehouse_path}")
+    con.execute(f"attach ? as serving_target (storage_version '{SERVING_STORAGE_VERSION}')", [str(staging_db)])
+    try:
         counts = {}
         for schema in sorted({schema for schema, _ in tables}, reverse=True):
             con.execute(f"create schema serving_target.{schema}")
@@ -108,32 +196,83 @@ def publish(settings: Settings, run_id: str = "manual", months: list[str] | None
             else:  # reference tables and the audit record: one file
                 target, options = f"{target}.parquet", "format parquet"
             con.execute(f"copy (select * from {schema}.\"{name}\") to '{target}' ({options})")
+        # this publication, as it will be recorded in the build database once swapped in
+        con.execute(
+            "insert into serving_target.audit.publications values (?, ?, ?, current_timestamp)",
+            [release, run_id, ",".join(months)],
+        )
         con.execute(
             "create table serving_target.marts._publication as "
             "select ? as release, ? as run_id, current_timestamp as published_at",
             [release, run_id],
         )
         con.execute("checkpoint serving_target")
-        con.execute("detach serving_target")
     finally:
-        con.close()
+        con.execute("detach database if exists serving_target")
+    (release_dir / COMPLETE_MARKER).write_text(release + "\n")
+    return counts
 
-    # Each release keeps its own immutable file (what the report reads); serving.duckdb is a
-    # hard link to the newest, swapped in by an atomic rename.
-    releases_db = root / "releases"
-    releases_db.mkdir(exist_ok=True)
-    release_path = releases_db / f"{release}.duckdb"
-    fault_point("publish-before-swap")
-    os.replace(staging_db, release_path)
-    serving_path = root / "serving.duckdb"
-    link = root / f".serving-{release}.link"
-    os.link(release_path, link)
-    os.replace(link, serving_path)
-    for old in sorted(releases_db.glob("*.duckdb"))[:-KEEP_RELEASES]:
-        old.unlink()  # a reader still on it keeps its open file
-    _swap_symlink(parquet_root / "current", Path("releases") / release)
-    _prune_releases(parquet_root / "releases")
-    return Publication(release, serving_path, parquet_root / "current", counts, revisions)
+
+def _discard_release(con, staging_db: Path, release_dir: Path) -> None:
+    """What a failed publication wrote: its revisions (not credited), staging file and folder."""
+    try:
+        con.execute("detach database if exists serving_target")
+        if con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'audit' and table_name = 'revisions'"
+        ).fetchone()[0]:
+            discard_revisions(con, release_dir.name)
+    finally:
+        staging_db.unlink(missing_ok=True)
+        Path(f"{staging_db}.wal").unlink(missing_ok=True)
+        shutil.rmtree(release_dir, ignore_errors=True)
+
+
+def _months_written(con, months: list[str]) -> list[str]:
+    """The run's months and the earlier months a run rewrites: rpt_signal_backtest scores month M
+    against the months after it (up to the rule tier_policy.backtest_horizon_months), so building
+    month N changes the back-test rows of the months before it within that horizon. Those are
+    compared with their latest revision too, so a published change is always a revision."""
+    horizon = None
+    if _has_table(con, "rules", "tier_policy"):
+        horizon = con.execute(
+            "select max(try_cast(policy_value as integer)) from rules.tier_policy "
+            "where policy_key = 'backtest_horizon_months'"
+        ).fetchone()[0]
+    if not horizon:
+        return sorted(months)
+    published = months_in(con)
+    first = min(months)
+    earlier = [m for m in published if m < first][-int(horizon) :]
+    return sorted(set(months) | set(earlier))
+
+
+def _has_table(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def _refuse_dropping_published_months(con, serving: Path) -> None:
+    """A month BI can read now must still be there after the swap: a build that lost months
+    (e.g. an earlier month re-run alone, which ends the tier state there) is not published."""
+    if not serving.exists():
+        return
+    con.execute("attach ? as serving_now (read_only)", [str(serving)])
+    try:
+        published = months_in(con, "serving_now")
+    finally:
+        con.execute("detach serving_now")
+    missing = sorted(set(published) - set(months_in(con)))
+    if missing:
+        raise PublishRefused(
+            f"not published: the build no longer holds month(s) {', '.join(missing)} that BI can read now "
+            f"(published {published[0]}..{published[-1]}); rebuild through {missing[-1]} in one run "
+            f"(`tierwise backfill --from <first month to redo> --to {missing[-1]}`)"
+        )
 
 
 def _swap_symlink(link: Path, target: Path) -> None:
@@ -145,6 +284,12 @@ def _swap_symlink(link: Path, target: Path) -> None:
 
 
 def _prune_releases(releases: Path) -> None:
-    """Keep the newest releases only (a reader may still be on the previous one)."""
-    for old in sorted(p for p in releases.iterdir() if p.is_dir())[:-KEEP_RELEASES]:
-        shutil.rmtree(old, ignore_errors=True)
+    """Keep the newest complete releases (a reader may still be on the previous one); a folder
+    without its COMPLETE marker is what a publish that died left, never read by anyone."""
+    current = (releases.parent / "current").resolve()
+    folders = sorted(p for p in releases.iterdir() if p.is_dir())
+    complete = [p for p in folders if (p / COMPLETE_MARKER).exists()]
+    keep = set(complete[-KEEP_RELEASES:]) | {current}
+    for old in folders:
+        if old.resolve() not in {k.resolve() for k in keep}:
+            shutil.rmtree(old, ignore_errors=True)

@@ -15,6 +15,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from tierwise.config import Settings
 from tierwise.months import month_range, parse_month
+from tierwise.retention import prune_dagster_runs
 
 JOB_NAME = "monthly_refresh"
 # The terminal gets INFO and above; every event (DEBUG included) is stored in the instance.
@@ -96,6 +97,13 @@ def refresh(
     from tierwise.defs.location import build_definitions
 
     months = month_range(first_month, last_month)
+    later = _built_after(settings, last_month)
+    if later:
+        log(
+            f"[refresh] months {later[0]}..{later[-1]} are built after {last_month}: rebuilding "
+            f"{first_month}..{later[-1]} in one run (the tier state carries forward), so none of them is dropped"
+        )
+        months, single_run = month_range(first_month, later[-1]), True
     result = RefreshResult(months)
     instance = instance or instance_for(settings)
     recover_dead_runs(instance, log)
@@ -127,7 +135,23 @@ def refresh(
             result.failure = f"{label}: " + _failure_text(run)
             return result
         log(f"[refresh] {label} done (run {run.run_id})")
+    pruned = prune_dagster_runs(instance)
+    if pruned:
+        log(f"[refresh] retention: {len(pruned)} older Dagster run(s) removed (TIERWISE_KEEP_RUNS)")
     return result
+
+
+def _built_after(settings: Settings, month: str) -> list[str]:
+    """Months after `month` that the build database's marts hold (none when the database cannot
+    be read now: the dbt asset refuses such a run itself, refuse_dropping_built_months)."""
+    import duckdb
+
+    from tierwise.publish import built_months
+
+    try:
+        return [m for m in built_months(settings) if m > month]
+    except duckdb.Error:  # held by another process, out of memory...: the run reports it itself
+        return []
 
 
 @dataclass

@@ -26,7 +26,13 @@ import duckdb
 REVISIONS_DDL = """create table if not exists audit.revisions (
     as_of_date date not null, revision integer not null, mart varchar not null, run_id varchar not null,
     mart_revision integer not null, row_count bigint not null, rows_added bigint not null,
-    rows_removed bigint not null, rows_changed bigint not null, recorded_at timestamp not null)"""
+    rows_removed bigint not null, rows_changed bigint not null, recorded_at timestamp not null,
+    release varchar)"""
+# Publications that completed (their serving file was swapped in): a revision counts only once its
+# release is here. Written after the swap; the publish after a crash between the swap and this
+# record recognises the release by its file (reconcile_publications).
+PUBLICATIONS_DDL = """create table if not exists audit.publications (
+    release varchar not null, run_id varchar not null, months varchar, published_at timestamp not null)"""
 
 
 @dataclass
@@ -66,11 +72,69 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def record_revisions(
-    con: duckdb.DuckDBPyConnection, months: list[date], run_id: str, keys: dict[str, list[str]]
-) -> list[MonthRevision]:
+def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists audit")
     con.execute(REVISIONS_DDL)
+    # revisions recorded before publications were tracked have no release (all were published)
+    con.execute("alter table audit.revisions add column if not exists release varchar")
+    con.execute(PUBLICATIONS_DDL)
+
+
+def record_publication(con: duckdb.DuckDBPyConnection, release: str, run_id: str, months: list[str]) -> None:
+    con.execute(
+        "insert into audit.publications values (?, ?, ?, current_timestamp)", [release, run_id, ",".join(months)]
+    )
+
+
+def reconcile_publications(con: duckdb.DuckDBPyConnection, release_exists) -> list[str]:
+    """Revisions whose publication never completed (it failed or died before its swap) are removed,
+    with the rows they stored, so the audit trail credits only what BI could read and the next
+    publish records them again under its own run. A release whose serving file exists did swap
+    (the process died before recording it): it is recorded now. Returns the releases removed."""
+    ensure_audit_tables(con)
+    pending = con.execute(
+        "select distinct release, run_id from audit.revisions where release is not null "
+        "and release not in (select release from audit.publications) order by release"
+    ).fetchall()
+    removed = []
+    for release, run_id in pending:
+        if release_exists(release):
+            months = con.execute(
+                "select string_agg(distinct strftime(as_of_date, '%Y-%m'), ',' order by strftime(as_of_date, '%Y-%m')) "
+                "from audit.revisions where release = ?",
+                [release],
+            ).fetchone()[0]
+            con.execute("insert into audit.publications values (?, ?, ?, current_timestamp)", [release, run_id, months])
+            continue
+        discard_revisions(con, release)
+        removed.append(release)
+    return removed
+
+
+def discard_revisions(con: duckdb.DuckDBPyConnection, release: str) -> None:
+    """Remove the revisions recorded for a release that was not published, and the rows they stored."""
+    con.execute("begin")
+    try:
+        for (history,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = current_database() "
+            "and schema_name = 'audit' and table_name like '%\\_\\_revisions' escape '\\'"
+        ).fetchall():
+            con.execute(
+                f"delete from audit.{_q(history)} as h where exists (select 1 from audit.revisions as r "
+                "where r.release = ? and r.as_of_date = h.as_of_date and r.revision = h.revision)",
+                [release],
+            )
+        con.execute("delete from audit.revisions where release = ?", [release])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def record_revisions(
+    con: duckdb.DuckDBPyConnection, months: list[date], run_id: str, keys: dict[str, list[str]], release: str
+) -> list[MonthRevision]:
+    ensure_audit_tables(con)
     marts = [
         t
         for (t,) in con.execute(
@@ -84,7 +148,7 @@ def record_revisions(
     con.execute("begin")
     try:
         for day in months:
-            results.append(_record_month(con, day, run_id, marts, keys, now))
+            results.append(_record_month(con, day, run_id, marts, keys, now, release))
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -92,7 +156,7 @@ def record_revisions(
     return results
 
 
-def _record_month(con, day: date, run_id: str, marts: list[str], keys: dict, now) -> MonthRevision:
+def _record_month(con, day: date, run_id: str, marts: list[str], keys: dict, now, release: str) -> MonthRevision:
     last = con.execute("select max(revision) from audit.revisions where as_of_date = ?", [day]).fetchone()[0]
     diffs = {}
     for mart in marts:
@@ -143,7 +207,7 @@ def _record_month(con, day: date, run_id: str, marts: list[str], keys: dict, now
                 [revision, day],
             )
         con.execute(
-            "insert into audit.revisions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [day, revision, mart, run_id, mart_revision, total, added, removed, updated, now],
+            "insert into audit.revisions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [day, revision, mart, run_id, mart_revision, total, added, removed, updated, now, release],
         )
     return MonthRevision(day, revision, {m: d[2:] for m, d in changed.items()})

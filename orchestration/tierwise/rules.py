@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from tierwise.config import DBT_PROJECT_DIR, REPO_ROOT, Settings
+from tierwise.rules_check import RulesInvalid, validate_rules
 
 DEFAULT_RULES_DIR = REPO_ROOT / "seeds"
 
@@ -48,6 +49,11 @@ def install_rules(settings: Settings, source: Path) -> list[str]:
         shutil.copyfile(default, staging / default.name)
     for path in given:
         shutil.copyfile(path, staging / path.name)
+    try:  # the whole folder is checked before it replaces the rules in force
+        validate_rules(staging, DEFAULT_RULES_DIR)
+    except RulesInvalid as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RulesError(f"--rules {source}: {exc}; the rules in force are unchanged") from None
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return [p.name for p in given]

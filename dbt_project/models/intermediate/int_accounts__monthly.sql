@@ -1,6 +1,6 @@
 -- Each deposit account in force during the month (opened by month end, not closed before it
 -- began), from the month's batch, with its category, opening and month-end balances.
--- Opening balance (DOMAIN.md): previous month-end ledger_balance; 0 if the account has none;
+-- Opening balance (docs/business-rules.md): previous month-end ledger_balance; 0 if the account has none;
 -- in the first month ever loaded, this month-end balance minus the month's net transactions.
 with accounts as (
     select * from {{ ref('stg_core__accounts') }}

@@ -1,7 +1,7 @@
 -- Per customer and month: customer-initiated transactions and money flows in CNY.
 -- customer_txn_count excludes channel 'auto' and interest / fee / maturity_payout;
 -- inflow = credits except interest; outflow = debits except fees; interbank outflow =
--- transfer_out debits to another bank (counterparty_bank not null) (DOMAIN.md).
+-- transfer_out debits to another bank (counterparty_bank not null) (docs/business-rules.md).
 with transactions as (
     select * from {{ ref('int_deposit_transactions') }}
 ),

@@ -1,4 +1,4 @@
--- One row per customer on book and month: the monthly measures of DOMAIN.md, all in CNY.
+-- One row per customer on book and month: the monthly measures of docs/business-rules.md, all in CNY.
 -- fct_customer_month (the contracted mart), the segments (their trailing activity window reads
 -- earlier months) and the tier logic all read it, so it is a month-incremental table
 -- (dbt_project.yml), not a view recomputed by each reader over the whole history.

@@ -1,6 +1,7 @@
 {#- The held tier is state carried month to month. This model is incremental by month: each
-    run recomputes the months from `from_month` to `as_of_month` (one unrolled step per month,
-    starting from the state already stored for the month before), so a backfill of m1..mN in
+    run recomputes the months from `from_month` to `as_of_month` in order (tier_state_steps: one
+    recursive CTE on DuckDB, whose SQL does not grow with the months; one CTE per month on
+    Spark), starting from the state already stored for the month before, so a backfill of m1..mN in
     one run and runs of m1, m2, ... one at a time execute the same step and give the same rows
     (tests/test_tier_state_equivalence.py). Months after as_of_month are removed, so the
     table never holds a month computed from a state that has since changed. Materialization,
@@ -31,29 +32,6 @@ state_0 as (
     {% endif %}
 ),
 
-{% for month in months %}
-    state_{{ loop.index }} as (
-        {{ tier_state_step('state_' ~ (loop.index - 1), month) }}
-    ),
-{% endfor %}
-
-final as (
-    {% for month in months %}
-        select * from state_{{ loop.index }}
-        {% if not loop.last %}union all{% endif %}
-    {% else %}
-        select
-            cast(null as {{ dbt.type_string() }}) as customer_id,
-            cast(null as date) as as_of_date,
-            cast(null as integer) as raw_tier_rank,
-            cast(null as integer) as prior_tier_rank,
-            cast(null as integer) as tier_rank,
-            cast(null as integer) as months_below_tier,
-            cast(null as integer) as best_rank_below,
-            cast(null as {{ dbt.type_string() }}) as tier_change,
-            cast(null as {{ dbt.type_string() }}) as grace_branch
-        where 1 = 0
-    {% endfor %}
-)
+{{ tier_state_steps(months) }}
 
 select * from final

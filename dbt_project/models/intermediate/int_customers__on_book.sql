@@ -1,4 +1,4 @@
--- Customers on book (DOMAIN.md): onboarded by as_of_date and holding at least one open
+-- Customers on book (docs/business-rules.md): onboarded by as_of_date and holding at least one open
 -- deposit account or a product holding with holding_value > 0 at that date.
 with customers as (
     select * from {{ ref('int_customers__monthly') }}

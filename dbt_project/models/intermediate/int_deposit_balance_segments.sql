@@ -1,5 +1,5 @@
 -- Daily balances of each deposit account, as runs of days with one balance (segments), so
--- the month average covers every calendar day without one row per day (DOMAIN.md):
+-- the month average covers every calendar day without one row per day (docs/business-rules.md):
 -- the balance on day d is balance_after of the day's last transaction (by txn_ts, txn_id),
 -- else the balance carried from the day before, starting from the opening balance;
 -- 0 before the account opened and from the day it closed.

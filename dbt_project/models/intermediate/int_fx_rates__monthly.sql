@@ -1,5 +1,5 @@
 -- CNY per unit of each currency for each month: the latest rate on or before as_of_date
--- (DOMAIN.md). CNY is 1. A currency without any rate has no row, so a join to it yields
+-- (docs/business-rules.md). CNY is 1. A currency without any rate has no row, so a join to it yields
 -- null and the not_null tests on the CNY amounts fail: a missing rate is an error, not zero.
 with months as (
     select * from {{ ref('int_months') }}

@@ -79,7 +79,7 @@ base as (
         on tiers.customer_id = customer_month.customer_id and tiers.as_of_date = customer_month.as_of_date
 ),
 
--- The suitability rules (DOMAIN.md), each a condition on one customer-month x product row `c`
+-- The suitability rules (docs/business-rules.md), each a condition on one customer-month x product row `c`
 -- (true = refused). Written once, used twice: to pick each category's product over every
 -- candidate (booleans only), then to word the refusal for the one product picked.
 {%- set age_refused -%}

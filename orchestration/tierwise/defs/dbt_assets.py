@@ -20,6 +20,7 @@ from tierwise.audit import record_run
 from tierwise.config import DBT_PROJECT_DIR, Settings, scoped_environ
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
 from tierwise.months import as_of_date
+from tierwise.retention import prune_dbt_targets
 from tierwise.rules import record_rules_built, rules_changed_since_last_build
 
 BUILD_POOL = "tierwise_build_db"  # DuckDB allows one writer: one build at a time
@@ -102,6 +103,25 @@ def build_args(full_refresh: bool) -> list[str]:
     # `make test` (tests/test_dbt_unit_tests.py), not in every production refresh, as dbt advises
     args = ["build", "--exclude-resource-type", "unit_test"]
     return [*args, "--full-refresh"] if full_refresh else args
+
+
+def refuse_dropping_built_months(settings: Settings, first: str, last: str) -> None:
+    """A run ends the month-incremental models at its last month (the tier state carries forward,
+    so a later month built from an earlier state is removed): a run ending before the latest
+    built month would drop the later ones from the marts. It is refused before dbt starts;
+    `tierwise run`/`backfill` extend such a run to the latest built month instead."""
+    from tierwise.publish import built_months
+
+    later = [m for m in built_months(settings) if m > last]
+    if later:
+        raise dg.Failure(
+            description=(
+                f"refused: months {later[0]}..{later[-1]} are built after {last}; a run ending at {last} would "
+                f"drop them from the marts. Rebuild {first}..{later[-1]} in one run: "
+                f"`tierwise backfill --from {first} --to {later[-1]}` (`tierwise run --month {first}` does this)"
+            ),
+            allow_retries=False,
+        )
 
 
 class TierwiseTranslator(DagsterDbtTranslator):
@@ -190,6 +210,7 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
         args = build_args(rules_changed_since_last_build(settings))
         context.log.info(f"dbt {' '.join(args)} for {window}")
         months = (window["TIERWISE_FROM_MONTH"], window["TIERWISE_AS_OF_MONTH"])
+        refuse_dropping_built_months(settings, *months)
         try:
             # dagster-dbt hands the dbt process a copy of os.environ taken in cli(): set this
             # warehouse's settings and the run's months for that call only, then restore
@@ -213,5 +234,8 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
                 allow_retries=transient,
             ) from exc
         record_rules_built(settings)
+        pruned = prune_dbt_targets(settings)
+        if pruned:
+            context.log.info(f"retention: {len(pruned)} older dbt target folder(s) removed (TIERWISE_KEEP_RUNS)")
 
     return tierwise_dbt

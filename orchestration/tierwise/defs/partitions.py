@@ -6,10 +6,25 @@ import dagster as dg
 
 from tierwise.months import parse_month
 
-FIRST_MONTH = "2020-01-01"
 TIMEZONE = "Asia/Shanghai"
+DEFAULT_FIRST_MONTH = "1990-01"
 
-monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, timezone=TIMEZONE)
+
+def first_month() -> str:
+    """The first month of the partition calendar: $TIERWISE_FIRST_MONTH (YYYY-MM), default 1990-01,
+    so a bank backfilling decades of history finds its months. The calendar is a time window,
+    not a list: its length costs nothing; a batch before the first month is refused by Dagster
+    (DagsterUnknownPartitionError), so a bank with older history sets the variable."""
+    import os
+
+    value = os.environ.get("TIERWISE_FIRST_MONTH", "").strip() or DEFAULT_FIRST_MONTH
+    try:
+        return parse_month(value)
+    except ValueError as exc:
+        raise ValueError(f"TIERWISE_FIRST_MONTH: {exc}") from None
+
+
+monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=f"{first_month()}-01", timezone=TIMEZONE)
 
 
 def month_of_partition(partition_key: str) -> str:

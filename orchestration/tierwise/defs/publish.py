@@ -5,7 +5,7 @@ import dagster as dg
 from tierwise.config import Settings
 from tierwise.defs.dbt_assets import BUILD_POOL
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
-from tierwise.publish import publish
+from tierwise.publish import PublishRefused, publish
 
 
 def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -20,7 +20,10 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     )
     def serving_publication(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         months = [month_of_partition(key) for key in context.partition_keys]
-        result = publish(Settings.from_env(), run_id=context.run.run_id, months=months)
+        try:
+            result = publish(Settings.from_env(), run_id=context.run.run_id, months=months)
+        except PublishRefused as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         for revision in result.revisions:
             changed = ", ".join(f"{m} +{a}/-{r}/~{c}" for m, (a, r, c) in revision.changed.items()) or "unchanged"
             context.log.info(f"{revision.as_of_date}: revision {revision.revision} ({changed})")

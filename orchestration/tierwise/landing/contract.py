@@ -1,4 +1,4 @@
-"""The landing contract (../shared/CONTRACT.md §1) as data.
+"""The landing contract (docs/landing-contract.md) as data.
 
 Both the synthetic bank (writer) and the loader (reader) use this one description, so the
 two cannot drift apart. Identifiers here are the only names ever placed into loader SQL.

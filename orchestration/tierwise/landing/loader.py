@@ -102,14 +102,27 @@ def read_manifest(batch_dir: Path) -> tuple[dict, str]:
     path = batch_dir / "_manifest.json"
     if not path.is_file():
         raise BatchRefused(f"{batch_dir}: no _manifest.json (control file) in the batch folder")
+    if path.is_symlink() and path.resolve().parent != batch_dir.resolve():
+        raise BatchRefused("_manifest.json: a symlink to a file outside the batch folder; deliver the file itself")
     raw = path.read_bytes()
     try:
-        manifest = json.loads(raw.decode("utf-8"))
+        manifest = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_repeated_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BatchRefused(f"_manifest.json: not valid UTF-8 JSON ({exc})") from exc
+    except RecursionError:
+        raise BatchRefused("_manifest.json: nested too deeply to be a manifest") from None
+    if not isinstance(manifest, dict):
+        raise BatchRefused(f"_manifest.json: a JSON object is expected, not a {type(manifest).__name__}")
     for key in ("batch_id", "as_of_date", "tables"):
         if key not in manifest:
             raise BatchRefused(f"_manifest.json: required key '{key}' missing")
+    _check_tables_entry(manifest["tables"])
+    encoding = manifest.get("encoding") or "utf-8"
+    parquet = manifest.get("format") == "parquet"  # a Parquet batch has no text encoding ('binary')
+    if not (parquet and encoding == "binary") and (
+        not isinstance(encoding, str) or encoding.lower().replace("_", "-") not in ACCEPTED_ENCODINGS
+    ):
+        raise BatchRefused(f"_manifest.json: encoding {encoding!r} is not accepted (utf-8 or gbk)")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", str(manifest["batch_id"])):
         raise BatchRefused(f"_manifest.json: batch_id {manifest['batch_id']!r} is not a plain identifier")
     try:
@@ -131,7 +144,38 @@ def read_manifest(batch_dir: Path) -> tuple[dict, str]:
     delimiter = manifest.get("delimiter") or ","
     if delimiter not in (",", "|"):
         raise BatchRefused(f"_manifest.json: delimiter {delimiter!r} is not ',' or '|'")
+    folder_month = re.match(r"^(\d{4}-\d{2})(?:$|[-_.])", batch_dir.name)
+    if folder_month and folder_month.group(1) != f"{as_of:%Y-%m}":
+        raise BatchRefused(f"_manifest.json: as_of_date {as_of} is not in the month of its folder {batch_dir.name!r}")
     return manifest, hashlib.sha256(raw).hexdigest()
+
+
+ACCEPTED_ENCODINGS = ("utf-8", "utf8", "gbk", "cp936")
+
+
+def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise BatchRefused(f"_manifest.json: key {key!r} appears twice (a table listed twice?)")
+        seen[key] = value
+    return seen
+
+
+def _check_tables_entry(tables: object) -> None:
+    """`tables` maps each table to {file, rows, sha256}: rows a whole number >= 0, sha256 64 hex."""
+    if not isinstance(tables, dict):
+        raise BatchRefused(f"_manifest.json: 'tables' must be an object of table entries, not {type(tables).__name__}")
+    for name, entry in tables.items():
+        if not isinstance(entry, dict):
+            raise BatchRefused(f"_manifest.json: table {name!r}: entry must be an object with file, rows, sha256")
+        if not isinstance(entry.get("file"), str) or not entry["file"]:
+            raise BatchRefused(f"_manifest.json: table {name!r}: 'file' must be a file name")
+        rows = entry.get("rows")
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+            raise BatchRefused(f"_manifest.json: table {name!r}: 'rows' must be a whole number >= 0, got {rows!r}")
+        if not isinstance(entry.get("sha256"), str) or not re.fullmatch(r"[0-9a-fA-F]{64}", entry["sha256"]):
+            raise BatchRefused(f"_manifest.json: table {name!r}: 'sha256' must be 64 hex digits")
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -143,20 +187,40 @@ def _typed_select(table: Table) -> str:
     return ", ".join(parts)
 
 
+MONEY_PATTERN = r"^[+-]?[0-9]+(\.[0-9]{1,2})?$"  # a plain decimal, at most two places (no 1e3, 1_000, 10.005)
+
+
 def _first_type_error(con, table: Table, view: str, file_name: str) -> str | None:
+    """The first value (by row) that is not of its column's type, as a refusal naming file, row and
+    column. Money must be a plain decimal with at most two places: rounding or reading exponents
+    would change an amount silently. A table holding personal data (a column marked PII in
+    the contract: customers) never has the value quoted, whatever the column: a wrong column may hold a name or
+    an ID number, and this message reaches logs and the orchestrator's storage."""
     checks = []
     for c in table.columns:
         raw = f"nullif(trim(cast({_q(c.name)} as varchar)), '')"
+        bad = f"try_cast({raw} as {SQL_TYPES[c.type]}) is null"
+        if c.type == "money":
+            bad = f"({bad} or not regexp_full_match({raw}, '{MONEY_PATTERN}'))"
         checks.append(
-            f"select _row_number, '{c.name}' as col, {raw} as val, '{SQL_TYPES[c.type]}' as typ from {view} "
-            f"where {raw} is not null and try_cast({raw} as {SQL_TYPES[c.type]}) is null"
+            f"select _row_number, '{c.name}' as col, {raw} as val, '{c.type}' as typ from {view} "
+            f"where {raw} is not null and {bad}"
         )
     sql = " union all ".join(f"({s} order by _row_number limit 1)" for s in checks)
-    bad = con.execute(f"select * from ({sql}) order by _row_number, col limit 1").fetchone()
-    if bad is None:
+    found = con.execute(f"select * from ({sql}) order by _row_number, col limit 1").fetchone()
+    if found is None:
         return None
-    row, col, val, typ = bad
-    return f"{file_name}: row {row} column {col}: value '{val}' is not a valid {typ}"
+    row, col, val, typ = found
+    expected = {
+        "money": "a plain decimal amount with at most two places (e.g. 1234.50)",
+        "num": "a decimal number",
+        "int": "a whole number",
+        "date": "a date (YYYY-MM-DD)",
+        "ts": "a timestamp (YYYY-MM-DD HH:MM:SS)",
+        "bool": "true or false",
+    }.get(typ, typ)
+    shown = "the value (not quoted: personal data)" if any(c.pii for c in table.columns) else f"value '{val}'"
+    return f"{file_name}: row {row} column {col}: {shown} is not {expected}"
 
 
 def _rule_cases(table: Table) -> list[tuple[str, str, str, str]]:
@@ -255,6 +319,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch_dir: Path) -> LoadResult:
         result = LoadResult(batch_id, as_of, "unchanged")
         result.tables = _reconciliation(con, batch_id)
         return result
+    _refuse_second_batch_for_month(con, batch_id, as_of)
 
     fmt = manifest.get("format") or "csv"
     encoding = manifest.get("encoding") or "utf-8"
@@ -280,7 +345,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch_dir: Path) -> LoadResult:
                 f"{path.name}: row {min(read.rows, declared_rows) + 1} column -: {kind}: the manifest declares "
                 f"{declared_rows} rows, the file has {read.rows}"
             )
-        if read.sha256 != entry.get("sha256"):
+        if read.sha256 != entry["sha256"].lower():
             raise BatchRefused(
                 f"{path.name}: row - column -: checksum mismatch (corrupt file): sha256 {read.sha256} "
                 f"!= manifest {entry.get('sha256')}"
@@ -298,6 +363,86 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch_dir: Path) -> LoadResult:
 
     _write_batch(con, result, batch_dir, manifest_sha)
     return result
+
+
+def _refuse_second_batch_for_month(con, batch_id: str, as_of: date) -> None:
+    """One batch serves a month (docs: a re-delivery keeps its batch_id and becomes a new revision).
+    A batch with another id for a month that already has one is refused, naming the batch in
+    place: the operator re-delivers under that id, or retracts it first (`tierwise batches
+    retract`), so the month never has two candidate batches."""
+    other = con.execute(
+        "select batch_id, revision, loaded_at from raw._load_batches where as_of_date = ? and batch_id <> ?",
+        [as_of, batch_id],
+    ).fetchone()
+    if other:
+        raise BatchRefused(
+            f"_manifest.json: row - column batch_id: month {as_of:%Y-%m} already has batch {other[0]!r} "
+            f"(revision {other[1]}, loaded {other[2]:%Y-%m-%d %H:%M}); deliver the correction under batch_id "
+            f"{other[0]!r} (it replaces that batch as a new revision) or retract it first: "
+            f"`tierwise batches retract {other[0]} --reason ...`"
+        )
+
+
+BATCH_TABLES = (*TABLES, "_quarantine", "_load_reconciliation", "_dq_rollforward_breaks")
+
+
+def ensure_retraction_log(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """create table if not exists raw._batch_retractions (
+            batch_id varchar not null, as_of_date date not null, revision integer not null,
+            manifest_sha256 varchar not null, batch_path varchar not null, loaded_at timestamp not null,
+            reason varchar not null, retracted_by varchar not null, retracted_at timestamp not null,
+            rows_removed json not null)"""
+    )
+
+
+def list_batches(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Loaded batches, oldest month first, with their reconciliation totals."""
+    ensure_raw_schema(con)
+    rows = con.execute(
+        """select b.batch_id, b.as_of_date, b.revision, b.loaded_at, b.manifest_sha256,
+                  coalesce(sum(r.rows_delivered), 0), coalesce(sum(r.rows_loaded), 0),
+                  coalesce(sum(r.rows_quarantined), 0)
+           from raw._load_batches as b left join raw._load_reconciliation as r using (batch_id)
+           group by all order by b.as_of_date, b.batch_id"""
+    ).fetchall()
+    keys = ("batch_id", "as_of_date", "revision", "loaded_at", "manifest_sha256", "delivered", "loaded", "quarantined")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def retract_batch(con: duckdb.DuckDBPyConnection, batch_id: str, reason: str, by: str) -> dict[str, int]:
+    """Remove a loaded batch from raw (its rows, quarantine, reconciliation and roll-forward
+    records) in one transaction, and record who retracted it, why, and what it held, in
+    raw._batch_retractions. Returns the rows removed per table."""
+    ensure_raw_schema(con)
+    ensure_retraction_log(con)
+    if not reason.strip():
+        raise BatchRefused("a retraction needs a reason (--reason)")
+    batch = con.execute(
+        "select as_of_date, revision, manifest_sha256, batch_path, loaded_at from raw._load_batches where batch_id = ?",
+        [batch_id],
+    ).fetchone()
+    if batch is None:
+        raise BatchRefused(f"no loaded batch with batch_id {batch_id!r} (`tierwise batches` lists them)")
+    removed: dict[str, int] = {}
+    con.execute("begin transaction")
+    try:
+        for table in BATCH_TABLES:
+            column = "_batch_id" if table in TABLES else "batch_id"
+            removed[table] = con.execute(
+                f"select count(*) from raw.{_q(table)} where {column} = ?", [batch_id]
+            ).fetchone()[0]
+            con.execute(f"delete from raw.{_q(table)} where {column} = ?", [batch_id])
+        con.execute("delete from raw._load_batches where batch_id = ?", [batch_id])
+        con.execute(
+            "insert into raw._batch_retractions values (?, ?, ?, ?, ?, ?, ?, ?, current_timestamp, ?)",
+            [batch_id, *batch, reason.strip(), by, json.dumps(removed, sort_keys=True)],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return removed
 
 
 def _write_batch(con, result: LoadResult, batch_dir: Path, manifest_sha: str) -> None:
@@ -351,7 +496,7 @@ def _write_batch(con, result: LoadResult, batch_dir: Path, manifest_sha: str) ->
 
 
 def _record_rollforward_breaks(con, batch_id: str) -> int:
-    """CONTRACT.md balance roll-forward, reported (never fixed) per account and month."""
+    """docs/landing-contract.md balance roll-forward, reported (never fixed) per account and month."""
     con.execute("delete from raw._dq_rollforward_breaks where batch_id = ?", [batch_id])
     con.execute(
         """

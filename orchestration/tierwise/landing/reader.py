@@ -79,6 +79,8 @@ def _check_decodes(path: Path, encoding: str, delimiter: str) -> list[str]:
 def read_csv(path: Path, encoding: str, delimiter: str, expected: list[str]) -> ReadFile:
     codec = _python_codec(encoding)
     header = [h.strip().strip('"') for h in _check_decodes(path, codec, delimiter)]
+    if header and codec == "utf-8":  # a UTF-8 byte-order mark (Excel's "CSV UTF-8") is accepted
+        header[0] = header[0].removeprefix("\ufeff").strip().strip('"')
     missing = [c for c in expected if c not in header]
     if missing:
         raise BatchRefused(
@@ -107,6 +109,9 @@ def read_csv(path: Path, encoding: str, delimiter: str, expected: list[str]) -> 
                 column_types={c: pa.string() for c in header},
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
+                # only an empty field is null: 'NA', 'NULL', 'NaN' are values (refused where a
+                # number or date is expected), not silently empty
+                null_values=[""],
             ),
         )
 

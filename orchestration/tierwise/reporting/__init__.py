@@ -3,7 +3,10 @@ from the published marts. `render_review` is what the Dagster asset and `tierwis
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,26 +47,77 @@ def review_path(out_root: Path, month: str, lang: str, fmt: str) -> Path:
     return out_root / month / f"monthly_review.{lang}.{fmt}"
 
 
+RENDER_RECORD = "_render.json"  # which release a month folder was rendered from, and its files
+
+
 def render_review(serving_path: Path, month: str, out_root: Path, langs=LANGS, formats=FORMATS) -> ReviewFiles:
+    """Render a month's review into a staging folder, then swap it in whole for reports/YYYY-MM:
+    a failure half-way leaves the previous folder as it was, never a mix of two releases. Files
+    of the previous folder that this call does not render (another language or format) are kept
+    only when they were rendered from the same release."""
     month = parse_month(month)
     unknown = (set(langs) - set(LANGS)) | (set(formats) - set(FORMATS))
     if unknown:
         raise ValueError(f"unknown language or format: {', '.join(sorted(unknown))}")
     data = load_review(serving_path, month)
-    (out_root / month).mkdir(parents=True, exist_ok=True)
-    result = ReviewFiles(month)
-    for lang in langs:
-        html = render_html(data, lang)
-        if "html" in formats:
-            path = review_path(out_root, month, lang, "html")
-            write_text(path, html)
-            result.files[(lang, "html")] = path
-        if "pdf" in formats:
-            path = review_path(out_root, month, lang, "pdf")
-            write_pdf(html, path)
-            result.files[(lang, "pdf")] = path
-        if "xlsx" in formats:
-            path = review_path(out_root, month, lang, "xlsx")
-            write_excel(data, lang, path)
-            result.files[(lang, "xlsx")] = path
-    return result
+    final = out_root / month
+    staging_root = out_root / ".staging"
+    _restore_interrupted_swap(final, staging_root)
+    staging_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{month}-", dir=staging_root))
+    try:
+        staged = ReviewFiles(month)
+        for lang in langs:
+            html = render_html(data, lang)
+            if "html" in formats:
+                write_text(review_path(staging_root, staging.name, lang, "html"), html)
+                staged.files[(lang, "html")] = review_path(out_root, month, lang, "html")
+            if "pdf" in formats:
+                write_pdf(html, review_path(staging_root, staging.name, lang, "pdf"))
+                staged.files[(lang, "pdf")] = review_path(out_root, month, lang, "pdf")
+            if "xlsx" in formats:
+                write_excel(data, lang, review_path(staging_root, staging.name, lang, "xlsx"))
+                staged.files[(lang, "xlsx")] = review_path(out_root, month, lang, "xlsx")
+        _carry_over_same_release(final, staging, data.release)
+        record = {"month": month, "release": data.release, "run_id": data.run_id,
+                  "files": sorted(p.name for p in staging.iterdir() if p.name != RENDER_RECORD)}  # fmt: skip
+        (staging / RENDER_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        _swap_folder(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staged
+
+
+def _carry_over_same_release(final: Path, staging: Path, release: str) -> None:
+    try:
+        previous = json.loads((final / RENDER_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if previous.get("release") != release:
+        return
+    for name in previous.get("files", []):
+        source, target = final / Path(name).name, staging / Path(name).name
+        if source.is_file() and not target.exists():
+            shutil.copy2(source, target)
+
+
+def _swap_folder(staging: Path, final: Path) -> None:
+    """staging becomes final: the old folder is renamed aside, the new one renamed in, the old one
+    removed. Between the two renames the folder is briefly absent, never mixed; a process that
+    dies there leaves the old folder aside, which the next render puts back first."""
+    aside = staging.with_name(staging.name + ".previous")
+    if final.exists():
+        os.rename(final, aside)
+    os.rename(staging, final)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _restore_interrupted_swap(final: Path, staging_root: Path) -> None:
+    if staging_root.is_dir() and not final.exists():
+        for aside in sorted(staging_root.glob(f"{final.name}-*.previous"), reverse=True):
+            os.rename(aside, final)
+            break
+    if staging_root.is_dir():  # folders of renders that died half-way (never published)
+        for leftover in staging_root.glob(f"{final.name}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)

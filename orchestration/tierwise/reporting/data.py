@@ -257,7 +257,7 @@ def _load(m: _Marts, month: str, day: date) -> ReviewData:
            from marts.fct_churn_signals s
            join marts.fct_customer_month cm on cm.customer_id = s.customer_id and cm.as_of_date = s.as_of_date
            left join marts.dim_customers d on d.customer_id = s.customer_id
-           where s.as_of_date = ? and s.risk_band = 'high' and s.tier_rank >= 3
+           where s.as_of_date = ? and s.is_watchlist  -- the mart's flag: the rule lives in fct_churn_signals
            order by cm.aum_cny desc, s.customer_id""",
         [day],
     )

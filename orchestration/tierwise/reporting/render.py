@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import jinja2
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -81,13 +82,36 @@ def write_pdf(html: str, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------- Excel
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may read as a formula (OWASP)
+
+
+def excel_text(value: str) -> str:
+    """Text as a workbook can hold it: the control characters XML 1.0 forbids are removed
+    (openpyxl refuses them; an extract may carry them in any text column)."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value)
+
+
+def _put_text(ws, row: int, col: int, value: str):
+    """A text cell that stays text: never stored as a formula, and Excel keeps it text when the
+    cell is edited (quotePrefix), whatever the text starts with."""
+    c = ws.cell(row, col)
+    c.value = excel_text(value)
+    c.data_type = "s"
+    if c.value.startswith(FORMULA_PREFIXES):
+        c.quotePrefix = True
+    return c
+
+
 def _sheet_title(text: str, used: set[str]) -> str:
-    title = "".join("_" if ch in "[]:*?/\\" else ch for ch in text)[:31]
+    """A valid sheet name, unique in the workbook: no []:*?/\\ or control characters, no
+    apostrophe at either end, at most 31 characters, compared case-insensitively as Excel does."""
+    title = excel_text("".join("_" if ch in "[]:*?/\\" else ch for ch in text)).strip().strip("'")[:31].strip("'")
+    title = title or "Sheet"
     base, n = title, 2
-    while title in used:
-        title = f"{base[:28]}~{n}"
+    while title.casefold() in used:
+        title = f"{base[:27].rstrip(chr(39))}~{n}"
         n += 1
-    used.add(title)
+    used.add(title.casefold())
     return title
 
 
@@ -95,10 +119,10 @@ def _put_table(ws, table: tables.Table, first_row: int, heading: str | None = No
     """Write a table at first_row (with an optional bold heading above); returns the next free row."""
     row = first_row
     if heading:
-        ws.cell(row, 1, heading).font = Font(bold=True, size=12)
+        _put_text(ws, row, 1, heading).font = Font(bold=True, size=12)
         row += 1
     for col, column in enumerate(table.columns, start=1):
-        c = ws.cell(row, col, column.label)
+        c = _put_text(ws, row, col, str(column.label))
         c.font, c.fill, c.alignment = Font(bold=True), HEADER_FILL, Alignment(wrap_text=True, vertical="top")
     for values in table.rows:
         row += 1
@@ -110,7 +134,7 @@ def _put_table(ws, table: tables.Table, first_row: int, heading: str | None = No
                 value = value.item()  # numpy scalar -> Python
             elif isinstance(value, Decimal):
                 value = float(value)
-            c = ws.cell(row, col, value)
+            c = _put_text(ws, row, col, value) if isinstance(value, str) else ws.cell(row, col, value)
             if kind in NUMBER_FORMATS and value is not None:
                 c.number_format = NUMBER_FORMATS[kind]
     return row + 2
@@ -139,8 +163,8 @@ def write_excel(d: ReviewData, lang: str, path: Path) -> list[str]:
     used: set[str] = set()
     summary = wb.active
     summary.title = _sheet_title(w("workbook_summary"), used)
-    summary.cell(1, 1, f"{w('title')} · {d.month}").font = Font(bold=True, size=14)
-    summary.cell(2, 1, w("subtitle", as_of_date=d.as_of_date, release=d.release, run_id=d.run_id))
+    _put_text(summary, 1, 1, f"{w('title')} · {d.month}").font = Font(bold=True, size=14)
+    _put_text(summary, 2, 1, w("subtitle", as_of_date=d.as_of_date, release=d.release, run_id=d.run_id))
     row = _put_table(summary, t.headline, 4, w("s1"))
     row = _put_table(summary, t.tiers, row, w("s2"))
     row = _put_table(summary, t.concentration, row)
