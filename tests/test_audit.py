@@ -105,6 +105,13 @@ def test_explain_shows_each_churn_signal_with_its_values(golden):
     assert result["cross_sell"] and all(
         r["reason"] or r["suitable"] for r in result["cross_sell"]
     )  # every row says why
+    # ... and as codes with their values: a refused row has codes, a suitable one none
+    assert all((r["refusal_codes"] is None) == r["suitable"] for r in result["cross_sell"])
+    for r in result["cross_sell"]:
+        if r["refusal_codes"] and "insufficient_funds" in r["refusal_codes"]:
+            assert r["refused_min_purchase_cny"] > r["refused_funds_cny"]
+        if r["refusal_codes"] and "under_age" in r["refusal_codes"]:
+            assert r["refused_customer_age"] < r["refused_min_age"]
 
 
 def test_explain_cli_json_and_refusals(golden, monkeypatch, capsys):

@@ -403,3 +403,29 @@ def test_dbt_targets_and_dagster_runs_are_pruned_to_the_retention_setting(tmp_pa
     with pytest.raises(ValueError, match="TIERWISE_KEEP_RUNS"):
         monkeypatch.setenv("TIERWISE_KEEP_RUNS", "0")
         prune_dbt_targets(settings)
+
+
+@pytest.mark.reliability("operations")
+def test_a_second_refresh_waits_for_the_first_and_says_so(tmp_path):
+    """Two `tierwise run` of one warehouse: the second waits for the first (refresh_lock) and
+    says which process it waits for, instead of failing on DuckDB's lock."""
+    from tierwise.refresh import refresh_lock
+
+    settings = Settings(home=tmp_path / "home")
+    said: list[str] = []
+    with refresh_lock(settings, said.append):
+        holder_pid = os.getpid()
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", "import sys, time; from tierwise.config import Settings; "
+             "from tierwise.refresh import refresh_lock; from pathlib import Path\n"
+             "with refresh_lock(Settings(home=Path(sys.argv[1])), print): print('ran', time.time(), flush=True)",
+             str(settings.home)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(2)
+        released = time.time()
+    out, _ = waiter.communicate(timeout=60)
+    assert said == []  # the first refresh did not wait
+    assert f"waiting: another refresh of {settings.home} is running (pid {holder_pid}" in out
+    ran_at = float(out.split("ran ")[1].split()[0])
+    assert ran_at >= released

@@ -76,9 +76,11 @@ def test_concentration_on_hand_made_numbers():
 
 
 def test_blocked_rules_read_every_reason_part():
-    assert blocked_rule("risk not assessed") == ["missing_assessment"]
-    assert blocked_rule("age 17 < 18; risk assessment expired") == ["under_age", "expired_assessment"]
-    assert blocked_rule("risk C1 < R2; min purchase 50000.00 > funds 100.00") == ["risk_mismatch", "insufficient_funds"]
+    # fct_cross_sell.refusal_codes, not its prose reason: codes are read, never parsed from words
+    assert blocked_rule("missing_assessment") == ["missing_assessment"]
+    assert blocked_rule("under_age,expired_assessment") == ["under_age", "expired_assessment"]
+    assert blocked_rule("risk_mismatch,insufficient_funds") == ["risk_mismatch", "insufficient_funds"]
+    assert blocked_rule("a_new_rule") == ["other"] and blocked_rule("") == []
     assert blocked_rule("something new") == ["other"]
 
 

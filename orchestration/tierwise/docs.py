@@ -38,6 +38,10 @@ def build_docs(settings: Settings) -> DocsSite:
     out = settings.home / "docs"
     target = out / "dbt"
     env = {**os.environ, **settings.dbt_env()}
+    parsed = settings.dbt_target_dir / "partial_parse.msgpack"
+    if parsed.is_file():  # the project as the code location parsed it: dbt re-checks it, then skips a full parse
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(parsed, target / "partial_parse.msgpack")
     command = [
         dbt_executable(), "docs", "generate", "--static",
         "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),

@@ -151,7 +151,9 @@ def _explain(db: _Db, customer_id: str, month: str, day: date) -> dict:
         }
     rules = db.rows("select * from rules.churn_signals order by weight desc, signal", [])
     cross_sell = db.rows(
-        "select product_category, recommended_product_code, score, priority_rank, suitable, reason "
+        "select product_category, recommended_product_code, score, priority_rank, suitable, reason, refusal_codes, "
+        "refused_customer_age, refused_min_age, refused_customer_risk_level, refused_product_risk_rating, "
+        "refused_min_purchase_cny, refused_funds_cny "
         "from marts.fct_cross_sell where customer_id = ? and as_of_date = ? "
         "order by suitable desc, priority_rank, product_category",
         [customer_id, day],

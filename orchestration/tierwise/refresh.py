@@ -6,6 +6,8 @@ Runs are recorded in the persistent Dagster instance under $TIERWISE_HOME/dagste
 show up in `dagster dev` (see README) next to the scheduled ones.
 """
 
+import contextlib
+import fcntl
 import os
 import socket
 from dataclasses import dataclass, field
@@ -94,6 +96,37 @@ def refresh(
     policy makes it one `dbt build` with from_month..as_of_month). Otherwise one run per month,
     in order, stopping at the first failure.
     """
+    with refresh_lock(settings, log):
+        return _refresh_locked(settings, first_month, last_month, single_run, instance, log)
+
+
+@contextlib.contextmanager
+def refresh_lock(settings: Settings, log=print):
+    """One refresh of a warehouse at a time from the CLI: a second `tierwise run` waits for the
+    first, and says so (naming the process it waits for), instead of failing on DuckDB's lock."""
+    settings.ensure()
+    path = settings.home / "state" / "refresh.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            log(f"[refresh] waiting: another refresh of {settings.home} is running ({holder})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            log("[refresh] the other refresh has finished; starting")
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _refresh_locked(settings, first_month, last_month, single_run, instance, log) -> RefreshResult:
     from tierwise.defs.location import build_definitions
 
     months = month_range(first_month, last_month)

@@ -181,6 +181,15 @@ picked as (
                     ' > funds ', cast(c.deposit_eom_cny as {{ dbt.type_string() }})
                 )
         end as funds_failure,
+        -- the same refusals as codes (what BI, the report and `tierwise explain` read)
+        case when {{ age_refused }} then 'under_age' end as age_code,
+        case
+            when c.risk_assessment_valid and c.risk_rank > c.customer_risk_rank then 'risk_mismatch'
+            when {{ risk_refused }}
+                then case when c.risk_level is null then 'missing_assessment' else 'expired_assessment' end
+        end as risk_code,
+        case when {{ funds_refused }} then 'insufficient_funds' end as funds_code,
+        rules.credit_min_age,
         not {{ age_refused }} and not {{ risk_refused }} and not {{ funds_refused }} as is_suitable
     from picked_rows as c
     cross join rules
@@ -199,7 +208,23 @@ scored as (
         ) as score,
         picked.is_suitable as suitable,
         case when picked.is_suitable then picked.product_code end as recommended_product_code,
-        nullif(concat_ws('; ', picked.age_failure, picked.risk_failure, picked.funds_failure), '') as reason
+        nullif(concat_ws('; ', picked.age_failure, picked.risk_failure, picked.funds_failure), '') as reason,
+        nullif(concat_ws(',', picked.age_code, picked.risk_code, picked.funds_code), '') as refusal_codes,
+        -- each refusal's actual and required values (null when that rule did not refuse)
+        cast(case when picked.age_code is not null then picked.age_years end as integer) as refused_customer_age,
+        cast(case when picked.age_code is not null then picked.credit_min_age end as integer) as refused_min_age,
+        cast(
+            case when picked.risk_code is not null then picked.risk_level end as {{ dbt.type_string() }}
+        ) as refused_customer_risk_level,
+        cast(
+            case when picked.risk_code is not null then picked.risk_rating end as {{ dbt.type_string() }}
+        ) as refused_product_risk_rating,
+        cast(
+            case when picked.funds_code is not null then picked.min_purchase_cny end as decimal(18, 2)
+        ) as refused_min_purchase_cny,
+        cast(
+            case when picked.funds_code is not null then picked.deposit_eom_cny end as decimal(18, 2)
+        ) as refused_funds_cny
     from picked
     cross join score_cap
     left join tier_affinity on picked.tier = tier_affinity.tier and picked.category = tier_affinity.category
@@ -216,6 +241,13 @@ final as (
         score,
         suitable,
         reason,
+        refusal_codes,
+        refused_customer_age,
+        refused_min_age,
+        refused_customer_risk_level,
+        refused_product_risk_rating,
+        refused_min_purchase_cny,
+        refused_funds_cny,
         case
             when suitable
                 then cast(row_number() over (

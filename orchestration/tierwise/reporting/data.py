@@ -5,7 +5,6 @@ by the renderers."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -16,15 +15,9 @@ import pandas as pd
 
 from tierwise.months import as_of_date, parse_month
 
-# Which suitability rule blocked a recommendation (fct_cross_sell.reason parts), in the order the
-# review lists them: the risk assessment first, since renewing it unblocks the most products.
-BLOCKED_RULES = (
-    ("missing_assessment", re.compile(r"^risk not assessed$")),
-    ("expired_assessment", re.compile(r"^risk assessment expired$")),
-    ("risk_mismatch", re.compile(r"^risk \S+ < \S+$")),
-    ("under_age", re.compile(r"^age ")),
-    ("insufficient_funds", re.compile(r"^min purchase ")),
-)
+# The suitability refusal codes of fct_cross_sell.refusal_codes, in the order the report lists
+# them (labels: reports/labels.yml, blocked_rules). The rules themselves live in the mart.
+REFUSAL_CODES = ("missing_assessment", "expired_assessment", "risk_mismatch", "under_age", "insufficient_funds")
 
 
 @dataclass
@@ -91,12 +84,10 @@ def concentration(aum: np.ndarray, points: int = 200) -> Concentration:
     return Concentration(n, top(0.01), top(0.10), gini, lorenz)
 
 
-def blocked_rule(reason: str) -> list[str]:
-    """The rule keys of one unsuitable row's reason ('age 17 < 18; risk not assessed' -> two)."""
-    keys = []
-    for part in (p.strip() for p in reason.split(";")):
-        keys.append(next((key for key, pattern in BLOCKED_RULES if pattern.search(part)), "other"))
-    return keys
+def blocked_rule(codes: str) -> list[str]:
+    """The refusal codes of one unsuitable row (fct_cross_sell.refusal_codes, ','-joined); a code
+    the report has no label for counts as 'other'."""
+    return [code if code in REFUSAL_CODES else "other" for code in (c.strip() for c in codes.split(",")) if code]
 
 
 class _Marts:
@@ -281,13 +272,14 @@ def _load(m: _Marts, month: str, day: date) -> ReviewData:
            group by all order by suitable_recommendations desc, product_category""",
         [day],
     )
-    reasons = m.df(
-        "select reason, count(*) as n from marts.fct_cross_sell where as_of_date = ? and not suitable group by all",
+    refusals = m.df(
+        "select refusal_codes, count(*) as n from marts.fct_cross_sell where as_of_date = ? and not suitable "
+        "group by all",
         [day],
     )
-    counts = {key: 0 for key, _ in BLOCKED_RULES} | {"other": 0}
-    for reason, n in zip(reasons["reason"], reasons["n"], strict=True):
-        for key in set(blocked_rule(reason or "")):
+    counts = {key: 0 for key in REFUSAL_CODES} | {"other": 0}
+    for codes, n in zip(refusals["refusal_codes"], refusals["n"], strict=True):
+        for key in set(blocked_rule(codes or "")):
             counts[key] += int(n)
     blocked = pd.DataFrame({"rule": list(counts), "recommendations": list(counts.values())})
     blocked = blocked[(blocked["recommendations"] > 0) | (blocked["rule"] != "other")]
@@ -354,7 +346,7 @@ def _load(m: _Marts, month: str, day: date) -> ReviewData:
         cross_sell_matrix=matrix,
         top_categories=top_categories,
         blocked=blocked.reset_index(drop=True),
-        blocked_total=int(reasons["n"].sum()) if not reasons.empty else 0,
+        blocked_total=int(refusals["n"].sum()) if not refusals.empty else 0,
         rm_books=rm_books,
         over_capacity_private_bankers=over_pb.reset_index(drop=True),
         reconciliation=reconciliation,
