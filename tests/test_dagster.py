@@ -75,16 +75,16 @@ def test_dbt_args_are_validated():
             run_window_env(bad, "2025-10-01")
 
 
-def _resolved(schedule) -> dg.ScheduleDefinition:
+def _resolved(schedule) -> tuple[dg.ScheduleDefinition, dg.RepositoryDefinition]:
     """The schedule as the code location resolves it (the job's partitions come from its assets)."""
     defs = dg.Definitions(assets=[landing_batch], jobs=[monthly_refresh_job], schedules=[schedule])
-    return defs.resolve_schedule_def("monthly_refresh_schedule")
+    return defs.resolve_schedule_def("monthly_refresh_schedule"), defs.get_repository_def()
 
 
 def test_schedule_refreshes_the_month_just_closed():
-    schedule = _resolved(monthly_refresh_schedule)
+    schedule, repository = _resolved(monthly_refresh_schedule)
     when = dt.datetime(2026, 11, 3, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    context = dg.build_schedule_context(scheduled_execution_time=when)
+    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=repository)
     requests = list(schedule.evaluate_tick(context).run_requests)
     assert [r.partition_key for r in requests] == ["2026-10-01"]
     assert schedule.cron_schedule == "0 6 3 * *"
@@ -93,7 +93,7 @@ def test_schedule_refreshes_the_month_just_closed():
 
 def test_refresh_time_is_configurable_and_validated(monkeypatch):
     monkeypatch.setenv("TIERWISE_REFRESH_AT", "5 22:30")
-    schedule = _resolved(build_refresh_schedule())
+    schedule, _ = _resolved(build_refresh_schedule())
     assert schedule.cron_schedule == "30 22 5 * *"
     assert schedule.execution_timezone == "Asia/Shanghai"
     for bad in ("31 06:00", "3 6", "3 24:00", "third 06:00"):

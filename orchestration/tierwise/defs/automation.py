@@ -3,11 +3,14 @@
 import json
 import os
 import re
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from tierwise.config import Settings
 from tierwise.defs.freshness import LANDING_KEY
+from tierwise.defs.partitions import TIMEZONE
+from tierwise.months import last_closed_month
 
 monthly_refresh_job = dg.define_asset_job(
     "monthly_refresh",
@@ -33,15 +36,23 @@ def parse_refresh_at(text: str) -> tuple[int, int, int]:
 
 def build_refresh_schedule(refresh_at: str | None = None) -> dg.ScheduleDefinition:
     """The monthly refresh for the month just closed (the latest complete partition), on the
-    day and time of $TIERWISE_REFRESH_AT (default '3 06:00', Asia/Shanghai)."""
+    day and time of $TIERWISE_REFRESH_AT (default '3 06:00', Asia/Shanghai). Written as a plain
+    schedule returning a RunRequest for the partition (Dagster's build_schedule_from_partitioned_job
+    goes through the deprecated JobDefinition.run_request_for_partition)."""
     day, hour, minute = parse_refresh_at(refresh_at or os.environ.get("TIERWISE_REFRESH_AT") or DEFAULT_REFRESH_AT)
-    return dg.build_schedule_from_partitioned_job(
-        monthly_refresh_job,
-        day_of_month=day,
-        hour_of_day=hour,
-        minute_of_hour=minute,
+
+    @dg.schedule(
+        job=monthly_refresh_job,
+        cron_schedule=f"{minute} {hour} {day} * *",
+        execution_timezone=TIMEZONE,
         name="monthly_refresh_schedule",
     )
+    def monthly_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        local = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE))
+        key = f"{last_closed_month(local.date())}-01"  # the month that closed before this tick
+        return dg.RunRequest(run_key=key, partition_key=key)
+
+    return monthly_refresh_schedule
 
 
 monthly_refresh_schedule = build_refresh_schedule(DEFAULT_REFRESH_AT)

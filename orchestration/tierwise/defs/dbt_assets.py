@@ -219,8 +219,10 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
 
             def record_audit(con: duckdb.DuckDBPyConnection) -> None:
                 run_results = invocation.get_artifact("run_results.json")
-                tests = record_run(con, settings, context.run_id, months, run_results, invocation.manifest)
-                context.log.info(f"audit: {tests} test results and the rule seeds recorded for run {context.run_id}")
+                tests = record_run(con, settings, context.run.run_id, months, run_results, invocation.manifest)
+                context.log.info(
+                    f"audit: {tests} test results and the rule seeds recorded for run {context.run.run_id}"
+                )
 
             stream = invocation.stream()
             yield from stream_with_mart_row_counts(
