@@ -142,7 +142,7 @@ class SyntheticBank:
         retire_offset = [r[7] for r in p]
         self.prod_launched = np.array(
             [
-                np.datetime64("2003-01-01") + np.timedelta64(37 * i, "D")
+                _add_months(np.array([self.h0]), np.array([-22 * 12]))[0] + np.timedelta64(37 * i, "D")
                 if off is None
                 else _add_months(np.array([self.h0]), np.array([off]))[0] + np.timedelta64(4, "D")
                 for i, off in enumerate(launch_offset)
@@ -171,7 +171,9 @@ class SyntheticBank:
         gender = rng.choice(3, n, p=[0.49, 0.50, 0.01])
         # 85% joined before the history, 15% during it.
         before = rng.random(n) < 0.85
-        start_2005 = np.datetime64("2005-01-01")
+        # the bank's history starts 20 years before the extract (2005 for a 2025 extract): the
+        # calendar is relative, so a bank of any period (e.g. 1995) is generated the same way
+        start_2005 = _add_months(np.array([self.h0]), np.array([-20 * 12]))[0]
         span_before = (self.h0 - start_2005).astype(np.int64)
         span_during = (self.h_end - self.h0).astype(np.int64)
         onboard = np.where(
