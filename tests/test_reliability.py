@@ -31,18 +31,9 @@ from golden_bank import CUSTOMERS, MONTHS
 from landing_builder import write_batch
 from tierwise.cli import main
 from tierwise.config import Settings
-from warehouses import derived, snapshot
+from warehouses import TIERWISE, cli, cli_env, derived, snapshot
 
-TIERWISE = str(Path(sys.executable).with_name("tierwise"))
 JAN, FEB, MAR = MONTHS[0], MONTHS[1], MONTHS[2]
-
-
-def _env(home: Path, **extra) -> dict[str, str]:
-    return {**os.environ, "TIERWISE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), **extra}
-
-
-def _cli(home: Path, *args: str, timeout: int = 600, **extra) -> subprocess.CompletedProcess:
-    return subprocess.run([TIERWISE, *args], env=_env(home, **extra), capture_output=True, text=True, timeout=timeout)
 
 
 def publication(home: Path) -> dict:
@@ -116,7 +107,7 @@ def _kill_during_the_dbt_build(home: Path) -> None:
     snapshot(warehouses.state("golden_jan"), home)
     proc = subprocess.Popen(
         [TIERWISE, "run", "--month", FEB],
-        env=_env(home),
+        env=cli_env(home),
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -147,7 +138,7 @@ def build_killed(golden_jan) -> Path:
 def _publish_killed(home: Path) -> None:
     """Derived state: January published, then the February refresh killed just before its swap."""
     snapshot(warehouses.state("golden_jan"), home)
-    result = _cli(home, "run", "--month", FEB, TIERWISE_FAULT="publish-before-swap")
+    result = cli(home, "run", "--month", FEB, TIERWISE_FAULT="publish-before-swap")
     (home / "killed_run.json").write_text(json.dumps({"returncode": result.returncode, "stderr": result.stderr}))
 
 
@@ -167,7 +158,7 @@ def test_sigkill_during_the_dbt_build_keeps_the_publication(golden_jan, build_ki
 @pytest.mark.reliability("bad_input")
 def test_a_month_after_a_gap_is_refused_not_tiered(golden_jan, build_killed, tmp_path):
     bank = {"home": snapshot(build_killed, tmp_path / "home"), "january": publication(golden_jan)}
-    result = _cli(bank["home"], "run", "--month", MAR)  # February's run died: its build-pool slot is claimed
+    result = cli(bank["home"], "run", "--month", MAR)  # February's run died: its build-pool slot is claimed
     assert result.returncode == 1
     assert "tier state for 2025-02-28 has not been built" in result.stderr
     assert "had died: marked failed, build-pool slot freed" in result.stdout  # the killed run's slot
@@ -186,7 +177,7 @@ def test_sigkill_during_publish_keeps_the_publication(golden_jan, publish_killed
 def test_out_of_memory_fails_clearly_and_keeps_the_publication(bank):
     """The limit holds every DuckDB connection of the run (the landing load's first, then dbt's):
     at 1 MB the first step that reads the warehouse fails, named, with DuckDB's own message."""
-    result = _cli(bank["home"], "run", "--month", FEB, TIERWISE_DUCKDB_MEMORY_LIMIT="1MB")
+    result = cli(bank["home"], "run", "--month", FEB, TIERWISE_DUCKDB_MEMORY_LIMIT="1MB")
     assert result.returncode == 1
     assert "[refresh] FAILED 2025-02: step landing_batch failed" in result.stderr, result.stderr[-2000:]
     assert "Out of Memory" in result.stderr, result.stderr[-2000:]
@@ -197,7 +188,7 @@ def test_out_of_memory_fails_clearly_and_keeps_the_publication(bank):
 def test_the_next_refresh_completes_normally(golden_jan, publish_killed, tmp_path):
     home = snapshot(publish_killed, tmp_path / "home")
     assert list((home / "serving").glob(".serving-*"))  # the killed publish's staging file
-    result = _cli(home, "run", "--month", FEB)
+    result = cli(home, "run", "--month", FEB)
     assert result.returncode == 0, result.stderr[-3000:]
     now = publication(home)
     assert [m for m, _ in now["tiers"]] == now["kpi_months"] == ["2025-01-31", "2025-02-28"]
@@ -212,7 +203,7 @@ def test_rerunning_a_month_gives_identical_marts(golden_feb, tmp_path):
     serving = home / "serving" / "serving.duckdb"
     february = publication(home)
     before = marts_hashes(serving)
-    assert _cli(home, "run", "--month", FEB).returncode == 0
+    assert cli(home, "run", "--month", FEB).returncode == 0
     after = marts_hashes(serving)
     assert publication(home)["release"] != february["release"]  # a new publication...
     assert after == before and len(after) >= 12  # ...with the same rows in every mart
@@ -224,8 +215,8 @@ def test_same_generator_seed_gives_the_same_landing_and_raw_warehouse(tmp_path):
     for name in ("a", "b"):
         home = tmp_path / name
         args = ["generate", "--customers", "300", "--months", "2", "--end-month", "2025-06", "--seed", "7"]
-        assert _cli(home, *args).returncode == 0
-        assert _cli(home, "load").returncode == 0
+        assert cli(home, *args).returncode == 0
+        assert cli(home, "load").returncode == 0
         con = duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True)
         tables = [
             r[0]
@@ -289,7 +280,7 @@ def test_bi_readers_during_a_refresh_see_one_whole_publication(golden_feb, tmp_p
         for i in range(3)
     ]
     started = time.perf_counter()
-    result = _cli(home, "run", "--month", MAR)
+    result = cli(home, "run", "--month", MAR)
     took = time.perf_counter() - started
     time.sleep(1.0)
     stop.touch()

@@ -57,6 +57,21 @@ def cache_root() -> Path:
     return path
 
 
+TIERWISE = str(Path(sys.executable).with_name("tierwise"))
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `tierwise` process on `home` (its own Dagster instance), `extra` over it."""
+    return {**os.environ, "TIERWISE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), **extra}
+
+
+def cli(home: Path, *args: str, timeout: int = 600, **extra: str) -> subprocess.CompletedProcess:
+    """`tierwise ARGS` in its own process on `home`, output captured."""
+    return subprocess.run(
+        [TIERWISE, *args], env=cli_env(home, **extra), capture_output=True, text=True, timeout=timeout
+    )
+
+
 @contextlib.contextmanager
 def isolated_env(home: Path, **env: str) -> Iterator[None]:
     """os.environ for an in-process build of `home`, restored whole afterwards (refreshes set

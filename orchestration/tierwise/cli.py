@@ -61,6 +61,17 @@ def _batch_dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / "_manifest.json").is_file()) if root.is_dir() else []
 
 
+def _open_warehouse(settings: Settings, label: str):
+    """The build database for a command that writes it: waits for a process that holds it (a
+    refresh), saying so once, up to TIERWISE_WAREHOUSE_WAIT_SECONDS; then None, the refusal printed."""
+    settings.ensure()
+    try:
+        return settings.connect(warehouse_wait_seconds(), log=lambda m: print(f"[{label}] {m}", file=sys.stderr))
+    except WarehouseBusy as exc:
+        print(f"[{label}] REFUSED {exc}", file=sys.stderr)
+        return None
+
+
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from tierwise.landing.loader import load_batch
     from tierwise.landing.reader import BatchRefused
@@ -73,11 +84,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     if not batches:
         print(f"[load] no batch folders given and none under {settings.landing_dir}", file=sys.stderr)
         return 2
-    settings.ensure()
-    try:
-        con = settings.connect(warehouse_wait_seconds(), log=lambda m: print(f"[load] {m}", file=sys.stderr))
-    except WarehouseBusy as exc:
-        print(f"[load] REFUSED {exc}", file=sys.stderr)
+    con = _open_warehouse(settings, "load")
+    if con is None:
         return 2
     try:
         for batch in batches:
@@ -105,11 +113,8 @@ def cmd_batches(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "retract" and not args.batch_id:
         print("[batches] retract needs the batch_id to retract (`tierwise batches` lists them)", file=sys.stderr)
         return 2
-    settings.ensure()
-    try:
-        con = settings.connect(warehouse_wait_seconds(), log=lambda m: print(f"[batches] {m}", file=sys.stderr))
-    except WarehouseBusy as exc:
-        print(f"[batches] REFUSED {exc}", file=sys.stderr)
+    con = _open_warehouse(settings, "batches")
+    if con is None:
         return 2
     try:
         if args.action == "retract":
@@ -308,7 +313,12 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from tierwise.publish import PublishRefused, publish
 
     try:
-        result = publish(settings, run_id=args.run_id, wait_seconds=warehouse_wait_seconds())
+        result = publish(
+            settings,
+            run_id=args.run_id,
+            wait_seconds=warehouse_wait_seconds(),
+            log=lambda m: print(f"[publish] {m}", file=sys.stderr),
+        )
     except (WarehouseBusy, PublishRefused) as exc:
         print(f"[publish] REFUSED {exc}", file=sys.stderr)
         return 2

@@ -71,14 +71,21 @@ class PublishRefused(RuntimeError):
 def months_in(con, database: str | None = None) -> list[str]:
     """The months ('YYYY-MM') the marts of a database hold (fct_customer_tier: every customer on
     book has a row each month); [] before the first build."""
+    if not has_table(con, "marts", "fct_customer_tier", database):
+        return []
     db = f"{database}." if database else ""
+    return [m for (m,) in con.execute(MONTHS_OF.format(db=db)).fetchall()]
+
+
+def has_table(con, schema: str, table: str, database: str | None = None) -> bool:
+    """Whether `schema.table` exists in `database` (default: the connection's own)."""
     catalog = database or con.execute("select current_database()").fetchone()[0]
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = ? and schema_name = 'marts' "
-        "and table_name = 'fct_customer_tier'",
-        [catalog],
-    ).fetchone()[0]
-    return [m for (m,) in con.execute(MONTHS_OF.format(db=db)).fetchall()] if exists else []
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
+            [catalog, schema, table],
+        ).fetchone()[0]
+    )
 
 
 def built_months(settings: Settings) -> list[str]:
@@ -106,7 +113,11 @@ def _clear_abandoned(root: Path) -> None:
 
 
 def publish(
-    settings: Settings, run_id: str = "manual", months: list[str] | None = None, wait_seconds: float = 0
+    settings: Settings,
+    run_id: str = "manual",
+    months: list[str] | None = None,
+    wait_seconds: float = 0,
+    log=None,
 ) -> Publication:
     """Copy the build database's marts into a new serving file and Parquet release, then swap.
 
@@ -124,7 +135,7 @@ def publish(
 
     # Connect to the build database (in a process where dbt already opened it, this shares that
     # instance) and attach the new serving file as the target.
-    con = settings.connect(wait_seconds)
+    con = settings.connect(wait_seconds, log=log)
     try:
         _refuse_dropping_published_months(con, root / "serving.duckdb")
         reconcile_publications(con, lambda name: (releases_db / f"{name}.duckdb").exists())
@@ -217,9 +228,7 @@ def _discard_release(con, staging_db: Path, release_dir: Path) -> None:
     """What a failed publication wrote: its revisions (not credited), staging file and folder."""
     try:
         con.execute("detach database if exists serving_target")
-        if con.execute(
-            "select count(*) from duckdb_tables() where schema_name = 'audit' and table_name = 'revisions'"
-        ).fetchone()[0]:
+        if has_table(con, "audit", "revisions"):
             discard_revisions(con, release_dir.name)
     finally:
         staging_db.unlink(missing_ok=True)
@@ -233,7 +242,7 @@ def _months_written(con, months: list[str]) -> list[str]:
     month N changes the back-test rows of the months before it within that horizon. Those are
     compared with their latest revision too, so a published change is always a revision."""
     horizon = None
-    if _has_table(con, "rules", "tier_policy"):
+    if has_table(con, "rules", "tier_policy"):
         horizon = con.execute(
             "select max(try_cast(policy_value as integer)) from rules.tier_policy "
             "where policy_key = 'backtest_horizon_months'"
@@ -244,16 +253,6 @@ def _months_written(con, months: list[str]) -> list[str]:
     first = min(months)
     earlier = [m for m in published if m < first][-int(horizon) :]
     return sorted(set(months) | set(earlier))
-
-
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where database_name = current_database() "
-            "and schema_name = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
 
 
 def _refuse_dropping_published_months(con, serving: Path) -> None:

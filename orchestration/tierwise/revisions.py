@@ -100,11 +100,10 @@ def reconcile_publications(con: duckdb.DuckDBPyConnection, release_exists) -> li
     for release, run_id in pending:
         if release_exists(release):
             months = con.execute(
-                "select string_agg(distinct strftime(as_of_date, '%Y-%m'), ',' order by strftime(as_of_date, '%Y-%m')) "
-                "from audit.revisions where release = ?",
+                "select distinct strftime(as_of_date, '%Y-%m') as m from audit.revisions where release = ? order by m",
                 [release],
-            ).fetchone()[0]
-            con.execute("insert into audit.publications values (?, ?, ?, current_timestamp)", [release, run_id, months])
+            ).fetchall()
+            record_publication(con, release, run_id, [m for (m,) in months])
             continue
         discard_revisions(con, release)
         removed.append(release)

@@ -18,6 +18,7 @@ import duckdb
 
 from tierwise.config import Settings
 from tierwise.months import bank_today, month_range
+from tierwise.publish import has_table, months_in
 
 DEFAULT_DUE_DAY = 3
 
@@ -65,29 +66,20 @@ def _build_facts(settings: Settings) -> tuple[dict[str, str], set[str], dict[str
             "the build database is in use (a refresh or load is running): batches and builds not shown",
         )
     try:
-        tables = {(s, t) for s, t in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
         batches, breaks = {}, {}
-        if ("raw", "_load_batches") in tables:
+        if has_table(con, "raw", "_load_batches"):
             for batch_id, as_of, revision, loaded in con.execute(
                 "select batch_id, as_of_date, revision, loaded_at from raw._load_batches order by as_of_date"
             ).fetchall():
                 batches[f"{as_of:%Y-%m}"] = f"{batch_id} rev {revision}, loaded {loaded:%Y-%m-%d %H:%M}"
-        if ("raw", "_dq_rollforward_breaks") in tables:
+        if has_table(con, "raw", "_dq_rollforward_breaks"):
             breaks = {
                 m: n
                 for m, n in con.execute(
                     "select strftime(as_of_date, '%Y-%m'), count(*) from raw._dq_rollforward_breaks group by 1"
                 ).fetchall()
             }
-        built = set()
-        if ("marts", "fct_customer_tier") in tables:
-            built = {
-                m
-                for (m,) in con.execute(
-                    "select distinct strftime(as_of_date, '%Y-%m') from marts.fct_customer_tier"
-                ).fetchall()
-            }
-        return batches, built, breaks, None
+        return batches, set(months_in(con)), breaks, None
     finally:
         con.close()
 
@@ -100,17 +92,9 @@ def _serving_facts(settings: Settings) -> tuple[set[str], str | None, dict[str, 
     con = duckdb.connect(str(serving), read_only=True)
     try:
         release = con.execute("select release from marts._publication").fetchone()[0]
-        months = {
-            m
-            for (m,) in con.execute(
-                "select distinct strftime(as_of_date, '%Y-%m') from marts.fct_customer_tier"
-            ).fetchall()
-        }
+        months = set(months_in(con))
         tests: dict[str, int] = {}
-        has_tests = con.execute(
-            "select count(*) from duckdb_tables() where schema_name = 'audit' and table_name = 'test_results'"
-        ).fetchone()[0]
-        if has_tests:
+        if has_table(con, "audit", "test_results"):
             for month in months:
                 tests[month] = con.execute(
                     """select count(*) from audit.test_results
