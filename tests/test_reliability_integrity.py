@@ -26,18 +26,13 @@ import duckdb
 import openpyxl
 import pytest
 from golden_bank import MONTHS
+from markupsafe import escape
 from tierwise import publish as publish_module
 from tierwise.config import Settings
 from tierwise.publish import PublishRefused, publish
-from warehouses import snapshot
+from warehouses import cli, snapshot
 
-TIERWISE = str(Path(sys.executable).with_name("tierwise"))
 JAN, FEB, MAR = MONTHS[0], MONTHS[1], MONTHS[2]
-
-
-def _cli(home: Path, *args: str, timeout: int = 600, **extra) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TIERWISE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), **extra}
-    return subprocess.run([TIERWISE, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def _serving(home: Path) -> duckdb.DuckDBPyConnection:
@@ -71,7 +66,7 @@ def test_rerunning_an_earlier_month_rebuilds_the_later_ones_too(golden_mar, tmp_
     customers = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
     revisions_before = con.execute(revisions_sql).fetchall()
     con.close()
-    done = _cli(home, "run", "--month", FEB)
+    done = cli(home, "run", "--month", FEB)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"months {MAR}..{MAR} are built after {FEB}" in done.stdout
     assert _published_months(home) == before
@@ -187,7 +182,7 @@ def test_a_failed_publish_is_not_credited_and_pruning_keeps_complete_releases(go
 # ---------------------------------------------------------------- reports: staging, injection
 HOSTILE = {
     "formula": '=HYPERLINK("http://x.invalid","x")',
-    "plus": "+1-2",
+    "plus": "+<b>1</b>-2",
     "at": "@SUM(A1)",
     "control": "\x0b张*",
 }
@@ -221,7 +216,7 @@ def test_workbook_text_is_never_a_formula_and_sheet_names_are_valid(golden_seque
 
     home = snapshot(golden_sequential, tmp_path / "home")
     serving = _hostile_release(home)
-    files = render_review(serving, MONTHS[3], tmp_path / "reports", langs=["zh"], formats=["xlsx"])
+    files = render_review(serving, MONTHS[3], tmp_path / "reports", langs=["zh"], formats=["html", "xlsx"])
     workbook = openpyxl.load_workbook(files.files[("zh", "xlsx")])
     seen = set()
     for ws in workbook.worksheets:
@@ -235,6 +230,12 @@ def test_workbook_text_is_never_a_formula_and_sheet_names_are_valid(golden_seque
     hostile = [v for v in (HOSTILE["formula"], HOSTILE["plus"], HOSTILE["at"]) if v in seen]
     assert hostile, "no hostile text reached the workbook: the case would prove nothing"
     assert not any("\x0b" in v for v in seen)  # the control character is dropped (openpyxl refuses it)
+    # the page: the same text escaped as markup, the control character dropped there too
+    page = files.files[("zh", "html")].read_text(encoding="utf-8")
+    assert "\x0b" not in page
+    for value in hostile:
+        assert str(escape(value)) in page
+        assert "<b>" not in value or value not in page
     titles = [ws.title for ws in workbook.worksheets]
     assert len({t.casefold() for t in titles}) == len(titles)
     assert all(0 < len(t) <= 31 and not t.startswith("'") and not t.endswith("'") for t in titles)
@@ -288,18 +289,18 @@ def test_a_second_batch_for_a_month_is_refused_naming_the_batch_in_place(golden_
     second = _second_batch(landing, FEB, f"{FEB}-r2")
     delivered_to = landing / f"{FEB}-r2"
     shutil.move(second, delivered_to)
-    refused = _cli(home, "load", str(delivered_to))
+    refused = cli(home, "load", str(delivered_to))
     assert refused.returncode == 2, refused.stderr
     assert f"month {FEB} already has batch '{FEB}'" in refused.stderr and "Traceback" not in refused.stderr
 
-    listed = _cli(home, "batches")
+    listed = cli(home, "batches")
     assert listed.returncode == 0 and listed.stdout.count("\n") == 1 + len(MONTHS)
     assert f"\n{FEB}\t" in listed.stdout
 
-    assert _cli(home, "batches", "retract", FEB).returncode == 2  # no reason given
-    retracted = _cli(home, "batches", "retract", FEB, "--reason", "wrong extract, re-delivered as r2")
+    assert cli(home, "batches", "retract", FEB).returncode == 2  # no reason given
+    retracted = cli(home, "batches", "retract", FEB, "--reason", "wrong extract, re-delivered as r2")
     assert retracted.returncode == 0, retracted.stderr
-    loaded = _cli(home, "load", str(delivered_to))
+    loaded = cli(home, "load", str(delivered_to))
     assert loaded.returncode == 0, loaded.stderr
     con = duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True)
     try:
@@ -324,11 +325,11 @@ def test_load_while_the_warehouse_is_held_waits_then_refuses_plainly(golden_load
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdout.readline().strip() == "held"
-    refused = _cli(home, "load", batch, TIERWISE_WAREHOUSE_WAIT_SECONDS="1")
+    refused = cli(home, "load", batch, TIERWISE_WAREHOUSE_WAIT_SECONDS="1")
     assert refused.returncode == 2
     assert "in use by another process" in refused.stderr and "Traceback" not in refused.stderr
     started = time.monotonic()
-    waited = _cli(home, "load", batch, TIERWISE_WAREHOUSE_WAIT_SECONDS="120")
+    waited = cli(home, "load", batch, TIERWISE_WAREHOUSE_WAIT_SECONDS="120")
     holder.wait(timeout=30)
     assert waited.returncode == 0, waited.stderr
     assert "waiting for the warehouse" in waited.stderr and time.monotonic() - started > 1
@@ -355,7 +356,7 @@ def test_a_refusal_never_quotes_personal_data_into_logs_or_dagster(golden_jan, t
     manifest["tables"]["customers"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     (folder / "_manifest.json").write_text(json.dumps(manifest))
 
-    refused = _cli(home, "run", "--month", FEB)
+    refused = cli(home, "run", "--month", FEB)
     assert refused.returncode == 1
     assert "customers.csv: row 2 column birth_date: the value (not quoted: personal data)" in refused.stderr
     assert id_number not in refused.stdout + refused.stderr

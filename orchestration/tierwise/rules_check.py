@@ -33,7 +33,8 @@ SEEDS_YAML = DBT_PROJECT_DIR / "models" / "rules" / "_rules__seeds.yml"
 
 
 class RulesInvalid(ValueError):
-    """A rules folder that cannot be installed; the message names file, row and column."""
+    """A rules folder that cannot be installed; the message names file, row and column, and quotes
+    a value as repr() so control characters in a file never reach the terminal raw."""
 
 
 def _column_types() -> dict[str, dict[str, str]]:
@@ -127,7 +128,7 @@ def validate_rules(folder: Path, shipped: Path) -> None:
                 try:
                     record[column] = _typed(value, kinds[column])
                 except ValueError as exc:
-                    raise RulesInvalid(f"{path.name}: row {number} column {column}: '{value}' is not {exc}") from None
+                    raise RulesInvalid(f"{path.name}: row {number} column {column}: {value!r} is not {exc}") from None
             parsed.append(record)
         tables[name] = parsed
     shipped_tables = {p.stem: _records(p) for p in shipped.glob("*.csv")}
@@ -183,7 +184,7 @@ def _check_meaning(t: dict[str, list[dict]], shipped: dict[str, list[dict]]) -> 
         try:
             value = Decimal(str(r["policy_value"]))
         except InvalidOperation:
-            _fail("tier_policy", r["_row"], "policy_value", f"'{r['policy_value']}' for {key} is not a number")
+            _fail("tier_policy", r["_row"], "policy_value", f"{r['policy_value']!r} for {key} is not a number")
         whole = key.endswith(("_months", "_rank", "_cap"))
         if value < 0 or (whole and value != value.to_integral_value()):
             kind = "a whole number >= 0" if whole else "a number >= 0"
@@ -194,7 +195,7 @@ def _check_meaning(t: dict[str, list[dict]], shipped: dict[str, list[dict]]) -> 
     suitability = _keys_present("suitability", t["suitability"], "rule_key", shipped["suitability"])
     for key, r in suitability.items():
         if not re.fullmatch(r"\d+", str(r["rule_value"])):
-            _fail("suitability", r["_row"], "rule_value", f"{key} = '{r['rule_value']}' must be a whole number >= 0")
+            _fail("suitability", r["_row"], "rule_value", f"{key} = {r['rule_value']!r} must be a whole number >= 0")
 
     # tier_thresholds: per version, every shipped tier, ranks as shipped, from 0 and rising
     shipped_ranks = {s["tier"]: int(s["tier_rank"]) for s in shipped["tier_thresholds"]}
@@ -219,7 +220,7 @@ def _check_meaning(t: dict[str, list[dict]], shipped: dict[str, list[dict]]) -> 
                     "tier_thresholds",
                     r["_row"],
                     "tier",
-                    f"unknown tier code '{r['tier']}' (known: {', '.join(shipped_ranks)})",
+                    f"unknown tier code {r['tier']!r} (known: {', '.join(shipped_ranks)})",
                 )
             if r["tier_rank"] != shipped_ranks[r["tier"]]:
                 _fail("tier_thresholds", r["_row"], "tier_rank",
@@ -227,7 +228,7 @@ def _check_meaning(t: dict[str, list[dict]], shipped: dict[str, list[dict]]) -> 
                       f"({r['tier']} = {shipped_ranks[r['tier']]})")  # fmt: skip
         for tier in shipped_ranks:
             if tier not in tiers:
-                _fail("tier_thresholds", rows[0]["_row"], "tier", f"version {version} has no row for tier '{tier}'")
+                _fail("tier_thresholds", rows[0]["_row"], "tier", f"version {version!r} has no row for tier '{tier}'")
         ordered = sorted(rows, key=lambda r: r["tier_rank"])
         if ordered[0]["min_aum_cny"] != 0:
             _fail("tier_thresholds", ordered[0]["_row"], "min_aum_cny",
@@ -244,7 +245,7 @@ def _check_meaning(t: dict[str, list[dict]], shipped: dict[str, list[dict]]) -> 
     # tier codes used elsewhere exist
     for r in t["cross_sell_affinity"]:
         if r["tier"] not in shipped_ranks:
-            _fail("cross_sell_affinity", r["_row"], "tier", f"unknown tier code '{r['tier']}'")
+            _fail("cross_sell_affinity", r["_row"], "tier", f"unknown tier code {r['tier']!r}")
         if not 0 <= r["weight"] <= 1:
             _fail("cross_sell_affinity", r["_row"], "weight", f"{r['weight']} is not a weight between 0 and 1")
     for r in t["life_stage_affinity"]:

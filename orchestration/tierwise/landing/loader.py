@@ -219,7 +219,8 @@ def _first_type_error(con, table: Table, view: str, file_name: str) -> str | Non
         "ts": "a timestamp (YYYY-MM-DD HH:MM:SS)",
         "bool": "true or false",
     }.get(typ, typ)
-    shown = "the value (not quoted: personal data)" if any(c.pii for c in table.columns) else f"value '{val}'"
+    # repr(): a value with control characters (terminal escapes) is shown escaped, never raw
+    shown = "the value (not quoted: personal data)" if any(c.pii for c in table.columns) else f"value {val!r}"
     return f"{file_name}: row {row} column {col}: {shown} is not {expected}"
 
 

@@ -88,7 +88,7 @@ def read_csv(path: Path, encoding: str, delimiter: str, expected: list[str]) -> 
             f"(found {', '.join(header)}; delimiter '{delimiter}')"
         )
     warnings = [
-        f"{path.name}: extra column '{c}' is not in the contract and was not loaded"
+        f"{path.name}: extra column {c!r} is not in the contract and was not loaded"
         for c in header
         if c not in expected
     ]
@@ -138,7 +138,7 @@ def read_parquet(path: Path, expected: list[str]) -> ReadFile:
     if missing:
         raise BatchRefused(f"{path.name}: schema column {missing[0]}: required column missing")
     warnings = [
-        f"{path.name}: extra column '{c}' is not in the contract and was not loaded"
+        f"{path.name}: extra column {c!r} is not in the contract and was not loaded"
         for c in table.column_names
         if c not in expected
     ]

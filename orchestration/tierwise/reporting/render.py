@@ -66,6 +66,7 @@ def render_html(d: ReviewData, lang: str) -> str:
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
+        finalize=_page_value,
     )
     # SVG from our own matplotlib calls is markup; everything else is escaped.
     figures = SimpleNamespace(**{k: jinja2.utils.markupsafe.Markup(v) for k, v in vars(figures).items()})
@@ -86,9 +87,18 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may re
 
 
 def excel_text(value: str) -> str:
-    """Text as a workbook can hold it: the control characters XML 1.0 forbids are removed
-    (openpyxl refuses them; an extract may carry them in any text column)."""
+    """Text as a workbook or a page can hold it: the control characters XML 1.0 forbids are
+    removed (openpyxl refuses them, HTML calls them a parse error; an extract may carry them in
+    any text column)."""
     return ILLEGAL_CHARACTERS_RE.sub("", value)
+
+
+def _page_value(value):
+    """Jinja's finalize for the HTML page: every value printed from the marts loses the control
+    characters (autoescape then escapes markup); our own SVG (Markup) is left as it is."""
+    if isinstance(value, str) and not isinstance(value, jinja2.utils.markupsafe.Markup):
+        return excel_text(value)
+    return value
 
 
 def _put_text(ws, row: int, col: int, value: str):
