@@ -228,32 +228,3 @@
             cast(null as {{ dbt.type_string() }}) as grace_branch
         where 1 = 0
 {% endmacro %}
-
-{#- Post-hook of month-incremental models: drop rows after the run's as_of_month, so a table
-    never keeps a month computed from inputs that have since changed. -#}
-{% macro trim_after_run_month() -%}
-    {%- set to_month = validated_month('as_of_month') -%}
-    {#- a table (Spark without Delta) is rebuilt up to as_of_month: nothing to trim -#}
-    {%- if to_month is not none and config.get('materialized') == 'incremental' -%}
-        delete from {{ this }} where as_of_date > cast('{{ month_end_literal(to_month) }}' as date)
-    {%- else -%}
-        select 1 as nothing_to_trim
-    {%- endif -%}
-{%- endmacro %}
-
-{#- Pre-hook of month-incremental models: on an incremental run, first remove every row of the
-    run's months (from_month, default as_of_month, to as_of_month), so a month rebuilt after a
-    re-delivery keeps no row its new inputs no longer produce (delete+insert alone replaces only
-    the keys the new rows carry). -#}
-{% macro clear_run_months() -%}
-    {%- set last = validated_month('as_of_month') -%}
-    {%- set first = validated_month('from_month') or last -%}
-    {%- if last is not none and is_incremental() and config.get('materialized') == 'incremental' -%}
-        delete from {{ this }}
-        where
-            as_of_date >= cast('{{ month_end_literal(first) }}' as date)
-            and as_of_date <= cast('{{ month_end_literal(last) }}' as date)
-    {%- else -%}
-        select 1 as nothing_to_clear
-    {%- endif -%}
-{%- endmacro %}

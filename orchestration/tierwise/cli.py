@@ -328,7 +328,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_spark(args: argparse.Namespace, settings: Settings) -> int:
-    """The same dbt project on local Spark: raw tables handed over, dbt build, marts compared."""
+    """The same dbt project on Spark: raw tables handed over, dbt build, marts compared."""
     try:
         from tierwise import spark
     except ImportError as exc:  # pragma: no cover - the spark extra is part of the dev install
@@ -336,17 +336,26 @@ def cmd_spark(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if _reversed_range(args):
         return 2
-    tables = spark.sync_raw(settings)
-    print(f"[spark] raw: {len(tables)} tables, {sum(tables.values()):,} rows handed to Spark")
-    built = spark.dbt_build(settings, args.from_month, args.to_month)
-    summary = [line for line in built.stdout.splitlines() if "Done. PASS=" in line]
-    print(f"[spark] dbt build --target spark: {summary[-1].split('Done. ')[-1] if summary else built.stdout[-2000:]}")
-    if built.returncode != 0:
+    endpoint = args.endpoint
+    try:
+        if not args.no_sync:
+            tables = spark.sync_raw(settings, endpoint)
+            print(f"[spark] raw: {len(tables)} tables, {sum(tables.values()):,} rows handed to Spark ({endpoint})")
+        extra = ("--full-refresh",) if args.full_refresh else ()
+        built = spark.dbt_build(settings, args.from_month, args.to_month, *extra, endpoint=endpoint)
+        summary = [line for line in built.stdout.splitlines() if "Done. PASS=" in line]
+        print(f"[spark] dbt build --target {spark.TARGETS[endpoint]}: "
+              f"{summary[-1].split('Done. ')[-1] if summary else built.stdout[-2000:]}")  # fmt: skip
+        if built.returncode != 0:
+            return 1
+        if args.no_compare:
+            return 0
+        compared = spark.compare_marts(settings, endpoint)
+    except RuntimeError as exc:  # the endpoint refused a statement or could not be reached
+        print(f"[spark] FAILED {exc}", file=sys.stderr)
         return 1
-    if args.no_compare:
-        return 0
     different = 0
-    for mart, (rows, only_duckdb, only_spark) in spark.compare_marts(settings).items():
+    for mart, (rows, only_duckdb, only_spark) in compared.items():
         verdict = "equal" if only_duckdb == only_spark == 0 else "DIFFERENT"
         different += verdict != "equal"
         print(f"[spark] {mart}: {rows:,} rows, {only_duckdb} only in DuckDB, {only_spark} only in Spark -> {verdict}")
@@ -502,12 +511,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     spark_cmd = sub.add_parser(
         "spark",
-        help="build the same dbt project on local Spark and compare every mart with DuckDB",
-        description="Hand the build database's raw tables to a local Spark (dbt-spark, method: session, "
-        "metastore under $TIERWISE_HOME/spark), run `dbt build --target spark` for the months, then compare "
-        "every mart with the DuckDB build row for row (money to the cent). Exit 1 when any mart differs.",
+        help="build the same dbt project on Spark and compare every mart with DuckDB",
+        description="Hand the build database's raw tables to Spark, run `dbt build` on Spark for the months, "
+        "then compare every mart with the DuckDB build row for row (money to the cent). Exit 1 when any mart "
+        "differs. --endpoint thrift (default) reaches a Spark Thrift server at $TIERWISE_SPARK_HOST:"
+        "$TIERWISE_SPARK_PORT (README, 'Spark'); session runs a local PySpark inside dbt (metastore under "
+        "$TIERWISE_HOME/spark). A later month after built ones is an incremental run: its partitions are "
+        "overwritten.",
     )
     _add_month_range_args(spark_cmd)
+    spark_cmd.add_argument("--endpoint", choices=("thrift", "session"), default="thrift",
+                           help="how to reach Spark (default: thrift)")  # fmt: skip
+    spark_cmd.add_argument("--full-refresh", action="store_true", help="rebuild every table instead of the months")
+    spark_cmd.add_argument("--no-sync", action="store_true",
+                           help="raw.* is already on Spark (landed by the bank's own ingestion)")  # fmt: skip
     spark_cmd.add_argument("--no-compare", action="store_true", help="build on Spark only")
     spark_cmd.set_defaults(func=cmd_spark)
 
