@@ -61,12 +61,12 @@ lint: $(INSTALLED)
 PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 test: $(INSTALLED) sysdeps
-	$$(command -v eatmydata) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$$(command -v eatmydata) $(BIN)/pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 ## test-fast: the inner loop: everything not marked slow (unit tests, bad-input corpus, argument
 ## checks, ruff, dbt unit tests on an empty-built warehouse); no pipeline run.
 test-fast: $(INSTALLED)
-	$$(command -v eatmydata) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow" $(PYTEST_ARGS)
+	$$(command -v eatmydata) $(BIN)/pytest -n $(TEST_WORKERS) --dist load -m "not slow" $(PYTEST_ARGS)
 
 ## bench: time every stage on generated banks (BENCH_SIZES=10000,100000,1000000 by default) beside the two baselines; not part of `make test`.
 bench: $(INSTALLED) sysdeps

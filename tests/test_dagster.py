@@ -162,38 +162,35 @@ def test_two_partitions_materialize_with_checks(defs, golden_jan, tmp_path, monk
 
 
 @pytest.mark.slow
-def test_error_check_stops_publish_warn_check_does_not(tmp_path, monkeypatch):
+def test_error_check_stops_publish_warn_check_does_not(golden_jan, tmp_path, monkeypatch):
     """A warn-severity test (roll-forward break) is visible but the month still publishes; an
     error-severity failure (a broken rule file) stops that month's publish and the previous
-    publication stays as it was."""
-    monkeypatch.setenv("TIERWISE_HOME", str(tmp_path / "home"))
+    publication stays as it was. Starts from a copy of the golden bank after January; February
+    carries a roll-forward break as the loader records one (raw._dq_rollforward_breaks; the
+    loader's detection itself is tests/test_bad_input.py's)."""
+    monkeypatch.setenv("TIERWISE_HOME", str(snapshot(golden_jan, tmp_path / "home")))
     from tierwise.defs.location import build_definitions
     from tierwise.rules import DEFAULT_RULES_DIR
 
     settings = Settings.from_env()
-    write_golden_bank(settings.landing_dir)
-    # January with a roll-forward break: G11's balance_after chain is off by 1.00.
-    path = settings.landing_dir / MONTHS[0] / "deposit_transactions.csv"
-    path.write_text(
-        path.read_text().replace(
-            "T0192,A12,2025-01-05 15:00:00,D,1000.00,withdrawal,atm,,30000.00",
-            "T0192,A12,2025-01-05 15:00:00,D,1000.00,withdrawal,atm,,29999.00",
-        )
+    # G11's account A12 does not roll forward from January to February by 1.00
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute(
+        "insert into raw._dq_rollforward_breaks values "
+        "(?, 'A12', ?, 'month_rollforward', null, 30000.00, 29999.00, -1.00)",
+        [MONTHS[1], exp.M[1]],
     )
-    manifest = json.loads((path.parent / "_manifest.json").read_text())
-    import hashlib
-
-    manifest["tables"]["deposit_transactions"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    (path.parent / "_manifest.json").write_text(json.dumps(manifest))
+    con.close()
 
     defs = build_definitions(settings, dbt_retries=0)
     job = defs.resolve_job_def("monthly_refresh")
     instance = dg.DagsterInstance.ephemeral()
-    first = job.execute_in_process(partition_key=f"{MONTHS[0]}-01", instance=instance)
+    first = job.execute_in_process(partition_key=f"{MONTHS[1]}-01", instance=instance)
     assert first.success
     evaluations = [e.event_specific_data for e in first.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     warned = [e for e in evaluations if not e.passed]
     assert warned and all(e.severity == dg.AssetCheckSeverity.WARN for e in warned)
+    assert any("rollforward" in e.asset_check_key.name for e in warned), [e.asset_check_key.name for e in warned]
     serving = settings.home / "serving" / "serving.duckdb"
     published = duckdb.connect(str(serving), read_only=True).execute("select run_id from marts._publication")
     assert published.fetchone()[0] == first.run_id
@@ -203,7 +200,7 @@ def test_error_check_stops_publish_warn_check_does_not(tmp_path, monkeypatch):
     shutil.copytree(DEFAULT_RULES_DIR, settings.rules_dir)
     with (settings.rules_dir / "tier_policy.csv").open("a") as policy:
         policy.write("downgrade_grace_months,5,duplicate key: the unique test on policy_key fails\n")
-    second = job.execute_in_process(partition_key=f"{MONTHS[1]}-01", instance=instance, raise_on_error=False)
+    second = job.execute_in_process(partition_key=f"{MONTHS[2]}-01", instance=instance, raise_on_error=False)
     assert not second.success
     failed = [
         e.event_specific_data
@@ -213,18 +210,18 @@ def test_error_check_stops_publish_warn_check_does_not(tmp_path, monkeypatch):
     assert any(e.severity == dg.AssetCheckSeverity.ERROR for e in failed)
     con = duckdb.connect(str(serving), read_only=True)
     assert con.execute("select run_id from marts._publication").fetchone()[0] == first.run_id
-    assert con.execute("select count(distinct as_of_date) from marts.fct_customer_tier").fetchone()[0] == 1
+    assert con.execute("select count(distinct as_of_date) from marts.fct_customer_tier").fetchone()[0] == 2
     con.close()
 
 
 @pytest.mark.slow
-def test_dagster_cli_validates_the_code_location(tmp_path):
-    """What `make dagster` loads: `dagster definitions validate -m tierwise.definitions`."""
+def test_dagster_cli_validates_the_code_location(golden_jan, tmp_path):
+    """What `make dagster` loads: `dagster definitions validate -m tierwise.definitions`, on an
+    operator's home (a copy of the golden bank after January: its parsed dbt project is reused)."""
     import os
     import subprocess
 
-    home = tmp_path / "home"
-    Settings(home).ensure()
+    home = snapshot(golden_jan, tmp_path / "home")
     env = {**os.environ, "TIERWISE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     dagster = Path(sys.executable).with_name("dagster")
     done = subprocess.run(

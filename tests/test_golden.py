@@ -108,6 +108,23 @@ def test_kpis_first_month_have_no_retention(warehouse):
     assert rows and all(r == (None, None) for r in rows)
 
 
+def test_bank_kpis_every_month_worked_by_hand(warehouse):
+    columns = (
+        "customers, aum_cny, customers_last_month, aum_retention_rate, customer_retention_rate, upgrade_rate, "
+        "downgrade_rate, attrition_rate, rm_coverage_rate, top1_aum_share, top10_aum_share, aum_gini"
+    )
+    for month, want in exp.BANK_KPIS.items():
+        row = warehouse.execute(f"select {columns} from marts.rpt_bank_kpis where as_of_date = ?", [month]).fetchone()
+        assert row is not None, month
+        got = tuple(_num(v) for v in row)
+        for name, g, w in zip(columns.split(", "), got, want, strict=True):
+            assert (g is None) == (w is None), (month, name, g, w)
+            if w is not None:
+                assert g == pytest.approx(w, abs=1e-12), (month, name, g, w)
+    months = warehouse.execute("select count(*), count(distinct as_of_date) from marts.rpt_bank_kpis").fetchone()
+    assert months == (6, 6)
+
+
 def test_dim_customers_as_of_june(warehouse):
     rows = warehouse.execute(
         "select customer_id, masked_name, age_band, life_stage, risk_assessment_valid, current_tier, current_rm_id, "

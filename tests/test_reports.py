@@ -20,7 +20,7 @@ from tierwise.cli import main
 from tierwise.config import Settings
 from tierwise.publish import current_release_db
 from tierwise.reporting import default_formats
-from tierwise.reporting.data import blocked_rule, concentration
+from tierwise.reporting.data import blocked_rule, lorenz_curve
 from tierwise.reporting.words import Words, _all_labels
 from warehouses import snapshot
 
@@ -63,16 +63,28 @@ def _q(con, sql, params=()):
 
 
 # ------------------------------------------------------------------ pure parts, hand-checked
+def _trapezoid_gini(curve) -> float:
+    x, y = curve["population_share"].to_numpy(), curve["aum_share"].to_numpy()
+    return float(1 - ((x[1:] - x[:-1]) * (y[1:] + y[:-1])).sum())
+
+
 def test_concentration_on_hand_made_numbers():
-    # One customer holds everything: Gini = 2*(4*100)/(4*100) - 5/4 = 0.75; top 1% (1 of 4) = all.
-    c = concentration(np.array([0, 0, 0, 100]))
-    assert c.gini == pytest.approx(0.75) and c.top1_share == 1.0 and c.top10_share == 1.0
-    equal = concentration(np.array([5, 5, 5, 5]))
-    assert equal.gini == pytest.approx(0.0) and equal.top1_share == pytest.approx(0.25)
-    # Negative AUM counts as 0: [-50, 50, 150] -> [0, 50, 150]; Gini = 2*(1*0+2*50+3*150)/(3*200) - 4/3 = 0.5
-    clipped = concentration(np.array([-50, 50, 150]))
-    assert clipped.gini == pytest.approx(0.5) and clipped.top1_share == pytest.approx(0.75)
-    assert list(clipped.lorenz["aum_share"]) == pytest.approx([0, 0, 0.25, 1.0])
+    # The review prints rpt_bank_kpis' top shares and Gini (unit-tested in dbt and on the golden
+    # bank); it draws the Lorenz curve itself. One customer holds everything: the curve stays at 0
+    # until the last customer; 1 - 2 * area = 1 - (3/4 * 0 + 1/4 * 1) = 0.75 = the mart's formula
+    # 2*(4*100)/(4*100) - 5/4.
+    one = lorenz_curve(np.array([0, 0, 0, 100]))
+    assert list(one["population_share"]) == [0, 0.25, 0.5, 0.75, 1.0]
+    assert list(one["aum_share"]) == [0, 0, 0, 0, 1.0]
+    assert _trapezoid_gini(one) == pytest.approx(0.75)
+    assert _trapezoid_gini(lorenz_curve(np.array([5, 5, 5, 5]))) == pytest.approx(0.0)
+    # Negative AUM counts as 0, as in the mart: [-50, 50, 150] -> [0, 50, 150]; Gini 0.5
+    clipped = lorenz_curve(np.array([-50, 50, 150]))
+    assert list(clipped["aum_share"]) == pytest.approx([0, 0, 0.25, 1.0])
+    assert _trapezoid_gini(clipped) == pytest.approx(2 * (1 * 0 + 2 * 50 + 3 * 150) / (3 * 200) - 4 / 3)
+    # a long tail is thinned to about 200 points, both ends kept
+    long = lorenz_curve(np.arange(1000))
+    assert len(long) <= 200 and long.iloc[0].tolist() == [0, 0] and long.iloc[-1].tolist() == [1, 1]
 
 
 def test_blocked_rules_read_every_reason_part():

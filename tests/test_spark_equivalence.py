@@ -1,14 +1,15 @@
 """Issues #9 and #23: the same dbt project on an Apache Spark cluster, reached as a bank reaches
-one: dbt-spark through the Spark Thrift server. The session starts a standalone cluster on
-127.0.0.1 (master, one worker whose executors are separate JVMs, Thrift server:
-tests/spark_cluster.py) and stops it at the end; both tests run on it, one after the other
-(one xdist group). The golden bank and a small generated bank are built on both engines and
-every mart must be row-for-row equal (money to the cent). The golden bank's Spark build runs
-every seed, model and test (the SCD2 snapshot is disabled there: dbt-spark snapshots need
-Delta); the generated bank's builds three months, then the fourth as an incremental run (the
-month partitions overwritten, as an operator's monthly run does), and compares again. Both
-banks are session states (tests/warehouses.py) already built on DuckDB; each test works on a
-copy. Slow: the cluster and the builds keep both cores busy for minutes."""
+one: dbt-spark through the Spark Thrift server. A standalone cluster on 127.0.0.1 (master, one
+worker whose executors are separate JVMs, Thrift server: tests/spark_cluster.py) is started by
+the pytest process that first needs it and stopped at its end; the two tests are ordered first
+(conftest.py) and dealt to one xdist worker together, so one cluster serves both (a worker that
+gets only one starts its own). The golden bank and a small generated bank are built on both
+engines and every mart must be row-for-row equal (money to the cent). The golden bank's Spark
+build runs every seed, model and test (the SCD2 snapshot is disabled there: dbt-spark
+snapshots need Delta); the generated bank's builds three months, then the fourth as an
+incremental run (the month partitions overwritten, as an operator's monthly run does), and
+compares again. Both banks are session states (tests/warehouses.py) already built on DuckDB;
+each test works on a copy. Slow: the cluster and the builds keep both cores busy for minutes."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tierwise import spark
 from tierwise.config import Settings
 from warehouses import snapshot
 
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark_cluster")]
+pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="session")

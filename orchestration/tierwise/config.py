@@ -38,10 +38,14 @@ concurrency:
 """
 
 
+def dbt_executable() -> str:
+    """This environment's dbt (beside its Python)."""
+    return str(Path(sys.executable).with_name("dbt"))
+
+
 def dbt_command(*args: str) -> list[str]:
     """A dbt command line: this environment's dbt on the repository's project and profiles."""
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    return [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    return [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
 
 
 @contextlib.contextmanager

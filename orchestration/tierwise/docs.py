@@ -18,8 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tierwise.config import Settings
-from tierwise.defs.dbt_assets import dbt_executable, dbt_project
+from tierwise.config import Settings, dbt_command
 
 
 @dataclass
@@ -34,7 +33,6 @@ class DocsSite:
 
 def build_docs(settings: Settings) -> DocsSite:
     settings.ensure()
-    project = dbt_project()
     out = settings.home / "docs"
     target = out / "dbt"
     env = {**os.environ, **settings.dbt_env()}
@@ -42,11 +40,7 @@ def build_docs(settings: Settings) -> DocsSite:
     if parsed.is_file():  # the project as the code location parsed it: dbt re-checks it, then skips a full parse
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(parsed, target / "partial_parse.msgpack")
-    command = [
-        dbt_executable(), "docs", "generate", "--static",
-        "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),
-        "--target-path", str(target),
-    ]  # fmt: skip
+    command = dbt_command("docs", "generate", "--static", "--target-path", str(target))
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"dbt docs generate failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")

@@ -17,24 +17,7 @@ from pathlib import Path
 import duckdb
 
 from tierwise.months import as_of_date, parse_month
-
-BRANCHES = {
-    "zh": {
-        "new": "新客户：按本月 AUM 直接定级",
-        "upgrade": "升级：本月 AUM 达到更高等级，立即升级（快升）",
-        "at_tier": "保持：本月 AUM 达到所持等级",
-        "below_tier_on_watch": "观察：本月 AUM 低于所持等级，宽限期内保持原等级（缓降）",
-        "downgrade_after_grace": "降级：连续低于所持等级已满宽限期，降至观察期内的最高应属等级",
-    },
-    "en": {
-        "new": "new customer: tiered by this month's AUM",
-        "upgrade": "upgrade: this month's AUM qualifies for a higher tier, upgraded at once",
-        "at_tier": "kept: this month's AUM qualifies for the held tier",
-        "below_tier_on_watch": "on watch: AUM below the held tier, the tier is kept within the grace period",
-        "downgrade_after_grace": "downgrade: below the held tier for the whole grace period, moved to the best "
-        "tier reached during the watch",
-    },
-}
+from tierwise.reporting.words import catalogue
 
 
 class ExplainError(ValueError):
@@ -200,62 +183,35 @@ def _explain(db: _Db, customer_id: str, month: str, day: date) -> dict:
     }
 
 
-def _num(value):
-    return None if value is None else float(value)
+# What each signal reads (columns of fct_churn_signals and the month's measures): shown beside
+# the threshold the mart evaluated, never re-decided here.
+SIGNAL_INPUTS = {
+    "sig_aum_drop": ("aum_cny", "prev_mean_aum_cny"),
+    "sig_interbank_outflow": ("interbank_outflow_cny", "last_month_aum_cny"),
+    "sig_large_maturity": ("maturing_30d_cny",),
+    "sig_activity_drop": ("customer_txn_count", "prev_mean_txn_count"),
+    "sig_complaints": ("complaints_90d", "high_complaints_90d"),
+    "sig_tier_pressure": ("tier_change", "months_below_tier"),
+    "sig_dormant_shift": ("activity_segment", "last_month_activity_segment"),
+}
 
 
-def _drop_values(measure: str, inputs: dict, mean_key: str, ratio, minimum) -> dict:
-    """A 'fell below ratio x its recent mean' signal: the value, the mean and where it fires."""
-    mean = _num(inputs.get(mean_key))
-    return {
-        measure: inputs.get(measure),
-        mean_key: mean,
-        "ratio": ratio,
-        "min_mean": minimum,
-        "fires_below": None if mean is None else ratio * mean,
-    }
+def _value(value):
+    return float(value) if isinstance(value, Decimal) else value
 
 
 def _signal(rule: dict, signals: dict | None, inputs: dict | None) -> dict:
-    """The mart's fired flag with the values and thresholds it was decided on (`fires_below` /
-    `fires_from` are the rule applied to those values, shown for reading, never re-decided)."""
+    """The mart's fired flag with the values it read and the thresholds it evaluated them against
+    (its `<signal>_fires_below...` / `_fires_from...` columns, e.g. `fires_below`), and the seed's
+    parameters: everything from the marts, nothing decided here."""
     name = rule["signal"]
     fired = bool(signals and signals.get(name))
     i = inputs or {}
-    ratio, minimum = _num(rule["ratio_threshold"]), _num(rule["min_value"])
-    values: dict = {}
-    if name == "sig_aum_drop":
-        values = _drop_values("aum_cny", i, "prev_mean_aum_cny", ratio, minimum)
-    elif name == "sig_interbank_outflow":
-        last = _num(i.get("last_month_aum_cny"))
-        values = {
-            "interbank_outflow_cny": i.get("interbank_outflow_cny"),
-            "last_month_aum_cny": last,
-            "ratio": ratio,
-            "min_value": minimum,
-            "fires_from": None if last is None else max(ratio * last, minimum),
-        }
-    elif name == "sig_large_maturity":
-        values = {"maturing_30d_cny": i.get("maturing_30d_cny"), "fires_from": minimum}
-    elif name == "sig_activity_drop":
-        values = _drop_values("customer_txn_count", i, "prev_mean_txn_count", ratio, minimum)
-    elif name == "sig_complaints":
-        values = {
-            "complaints_90d": i.get("complaints_90d"),
-            "high_complaints_90d": i.get("high_complaints_90d"),
-            "fires_from": minimum,
-        }
-    elif name == "sig_tier_pressure":
-        values = {
-            "tier_change": i.get("tier_change"),
-            "months_below_tier": i.get("months_below_tier"),
-            "fires_from_months": minimum,
-        }
-    elif name == "sig_dormant_shift":
-        values = {
-            "activity_segment": i.get("activity_segment"),
-            "last_month_activity_segment": i.get("last_month_activity_segment"),
-        }
+    values: dict = {column: _value(i.get(column)) for column in SIGNAL_INPUTS.get(name, ())}
+    for column, value in (signals or {}).items():
+        if column.startswith(f"{name}_fires_"):
+            values[column[len(name) + 1 :].removesuffix("_cny")] = _value(value)
+    values |= {"ratio": _value(rule["ratio_threshold"]), "min_value": _value(rule["min_value"])}
     return {"signal": name, "weight": rule["weight"], "fired": fired, "values": values, "rule": rule.get("description")}
 
 
@@ -264,54 +220,9 @@ def _m(value) -> str:
     return "-" if value is None else f"{float(value):,.2f}"
 
 
-WORDS = {
-    "en": {
-        "title": "Customer {customer_id} ({masked_name}) — {month} (as of {as_of_date}, batch {batch_id})",
-        "aum": "AUM {aum} CNY = deposits, average daily balance {dep} + investments, month-end value {inv}",
-        "account": "  account {account_id} {category} {currency}: ADB {adb} {currency} x FX {rate} = {adb_cny} CNY; "
-        "month-end balance {eom} {currency}. Source: batch {batch_id}, {source_file} row {source_row_number}; "
-        "balance {balance_file} row {balance_row}",
-        "holding": "  holding {product_code} {category} ({aum_component}): {value} {currency} x FX {rate} = "
-        "{value_cny} CNY. Source: batch {batch_id}, {source_file} row {source_row_number}",
-        "fx": "  FX {currency}: {rate} CNY per unit, rate of {rate_date} (latest on or before month end){src}",
-        "thresholds": "Thresholds {version}: {list}",
-        "decision": "Raw tier by this month's AUM: {raw}; prior tier: {prior}; months below the held tier: "
-        "{below} (grace {grace} months); held tier: {tier} ({change})",
-        "branch": "Rule applied: {branch}",
-        "churn": "Churn score {score}, band {band}{watch}",
-        "fired": "fired",
-        "not_fired": "not fired",
-        "cross_sell": "Cross-sell",
-        "suitable": "suitable, priority {rank}, score {score}",
-        "blocked": "not suitable: {reason}",
-        "none": "none",
-    },
-    "zh": {
-        "title": "客户 {customer_id}（{masked_name}）— {month}（数据日期 {as_of_date}，批次 {batch_id}）",
-        "aum": "AUM {aum} 元 = 存款月日均 {dep} + 投资类月末市值 {inv}",
-        "account": "  账户 {account_id} {category} {currency}：日均 {adb} {currency} × 汇率 {rate} = {adb_cny} 元；"
-        "月末余额 {eom} {currency}。来源：批次 {batch_id}，{source_file} 第 {source_row_number} 行；"
-        "余额 {balance_file} 第 {balance_row} 行",
-        "holding": "  持仓 {product_code} {category}（{aum_component}）：{value} {currency} × 汇率 {rate} = "
-        "{value_cny} 元。来源：批次 {batch_id}，{source_file} 第 {source_row_number} 行",
-        "fx": "  汇率 {currency}：1 单位 = {rate} 元，取 {rate_date} 的牌价（月末当日或之前最近一笔）{src}",
-        "thresholds": "分层标准 {version}：{list}",
-        "decision": "按本月 AUM 应属等级：{raw}；上月等级：{prior}；低于所持等级月数：{below}（宽限 {grace} 个月）；"
-        "本月等级：{tier}（{change}）",
-        "branch": "适用规则：{branch}",
-        "churn": "流失评分 {score}，风险等级 {band}{watch}",
-        "fired": "触发",
-        "not_fired": "未触发",
-        "cross_sell": "交叉销售",
-        "suitable": "适配，优先级 {rank}，得分 {score}",
-        "blocked": "不适配：{reason}",
-        "none": "无",
-    },
-}
-
-
 def to_text(result: dict, lang: str = "en") -> str:
-    w = WORDS[lang]
+    labels = catalogue(lang)  # reports/labels.yml: one catalogue of words for every output
+    w = labels["explain"]
     a, t, c = result["aum"], result["tier"], result["churn"]
     lines = [w["title"].format(**{**result, "masked_name": result["masked_name"] or "-"}), ""]
     lines.append(w["aum"].format(aum=_m(a["aum_cny"]), dep=_m(a["deposit_adb_cny"]), inv=_m(a["investment_eom_cny"])))
@@ -354,14 +265,13 @@ def to_text(result: dict, lang: str = "en") -> str:
             change=t["tier_change"],
         )
     )
-    lines.append(w["branch"].format(branch=BRANCHES[lang].get(t["grace_branch"], t["grace_branch"])))
-    watch = " (watchlist)" if c["is_watchlist"] else ""
+    lines.append(w["branch"].format(branch=labels["grace_branches"].get(t["grace_branch"], t["grace_branch"])))
+    watch = w["on_watchlist"] if c["is_watchlist"] else ""
     lines += ["", w["churn"].format(score=c["churn_score"], band=c["risk_band"], watch=watch)]
     for s in c["signals"]:
         values = ", ".join(f"{k}={_m(v) if isinstance(v, float) else v}" for k, v in s["values"].items())
-        lines.append(
-            f"  {s['signal']} (weight {s['weight']}): {w['fired'] if s['fired'] else w['not_fired']} — {values}"
-        )
+        verdict = w["fired"] if s["fired"] else w["not_fired"]
+        lines.append(w["signal"].format(signal=s["signal"], weight=s["weight"], verdict=verdict, values=values))
     lines += ["", w["cross_sell"]]
     for x in result["cross_sell"]:
         verdict = (

@@ -8,27 +8,28 @@
 -- Memory: DuckDB materializes a CTE read more than once, so the large tables are read where
 -- they are used (each read is a narrow column scan), and no CTE multiplies the rows
 -- (1M customers x 12 months did not fit 8 GB when every row was one row per signal).
-{#- Each signal's condition on the row `inputs` and its seed parameters `params` (`<signal>__min`,
-    `__ratio`). It fires only when the seed has the signal; an unknown value does not fire. -#}
+{#- Each signal's condition on the row `inputs`, against the threshold the row evaluated from
+    the seed (CTE evaluated: `<signal>_fires_below...` / `_fires_from...`, published so a reader
+    sees the number a value was compared with). It fires only when the seed has the signal; an
+    unknown value does not fire. -#}
 {%- set signal_conditions = {
-    'sig_aum_drop':
-        'inputs.prev_mean_aum_cny >= params.sig_aum_drop__min'
-        ~ ' and inputs.aum_cny < params.sig_aum_drop__ratio * inputs.prev_mean_aum_cny',
-    'sig_interbank_outflow':
-        'inputs.interbank_outflow_cny >= params.sig_interbank_outflow__ratio * inputs.last_month_aum_cny'
-        ~ ' and inputs.interbank_outflow_cny >= params.sig_interbank_outflow__min',
-    'sig_large_maturity': 'inputs.maturing_30d_cny >= params.sig_large_maturity__min',
-    'sig_activity_drop':
-        'inputs.prev_mean_txn_count >= params.sig_activity_drop__min'
-        ~ ' and inputs.customer_txn_count < params.sig_activity_drop__ratio * inputs.prev_mean_txn_count',
+    'sig_aum_drop': 'inputs.aum_cny < inputs.sig_aum_drop_fires_below_cny',
+    'sig_interbank_outflow': 'inputs.interbank_outflow_cny >= inputs.sig_interbank_outflow_fires_from_cny',
+    'sig_large_maturity': 'inputs.maturing_30d_cny >= inputs.sig_large_maturity_fires_from_cny',
+    'sig_activity_drop': 'inputs.customer_txn_count < inputs.sig_activity_drop_fires_below',
     'sig_complaints':
-        'inputs.complaints_90d >= params.sig_complaints__min or inputs.high_complaints_90d > 0',
+        'inputs.complaints_90d >= inputs.sig_complaints_fires_from or inputs.high_complaints_90d > 0',
     'sig_tier_pressure':
-        "inputs.tier_change = 'down' or inputs.months_below_tier >= params.sig_tier_pressure__min",
+        "inputs.tier_change = 'down' or inputs.months_below_tier >= inputs.sig_tier_pressure_fires_from_months",
     'sig_dormant_shift':
         "inputs.activity_segment = 'dormant'"
         ~ " and inputs.last_month_activity_segment in ('active', 'potential')",
 } %}
+{#- The evaluated thresholds, in the order the mart publishes them. -#}
+{%- set threshold_columns = [
+    'sig_aum_drop_fires_below_cny', 'sig_interbank_outflow_fires_from_cny', 'sig_large_maturity_fires_from_cny',
+    'sig_activity_drop_fires_below', 'sig_complaints_fires_from', 'sig_tier_pressure_fires_from_months',
+] %}
 {%- set signal_names = signal_conditions.keys() | list %}
 with signals as (
     select * from {{ ref('churn_signals') }}
@@ -145,13 +146,42 @@ inputs as (
     where {{ incremental_months('measures.as_of_date') }}
 ),
 
+evaluated as (
+    select
+        inputs.*,
+        params.sig_large_maturity__min as sig_large_maturity_fires_from_cny,
+        params.sig_complaints__min as sig_complaints_fires_from,
+        params.sig_tier_pressure__min as sig_tier_pressure_fires_from_months,
+        -- below ratio x the previous mean, once that mean reaches the minimum (exact decimals)
+        case
+            when inputs.prev_mean_aum_cny >= params.sig_aum_drop__min
+                then cast(params.sig_aum_drop__ratio * inputs.prev_mean_aum_cny as decimal(24, 6))
+        end as sig_aum_drop_fires_below_cny,
+        -- at least ratio x last month's AUM and at least the minimum; no last month, no threshold
+        case
+            when
+                inputs.last_month_aum_cny is not null
+                and params.sig_interbank_outflow__ratio is not null
+                and params.sig_interbank_outflow__min is not null
+                then cast(greatest(
+                    params.sig_interbank_outflow__ratio * inputs.last_month_aum_cny, params.sig_interbank_outflow__min
+                ) as decimal(24, 6))
+        end as sig_interbank_outflow_fires_from_cny,
+        case
+            when inputs.prev_mean_txn_count >= params.sig_activity_drop__min
+                then cast(params.sig_activity_drop__ratio * inputs.prev_mean_txn_count as double)
+        end as sig_activity_drop_fires_below
+    from inputs
+    cross join params
+),
+
 fired as (
     select
         {%- for name, condition in signal_conditions.items() %}
             coalesce(params.{{ name }}__weight is not null and ({{ condition }}), false) as {{ name }},
         {%- endfor %}
         inputs.*
-    from inputs
+    from evaluated as inputs
     cross join params
 ),
 
@@ -199,6 +229,9 @@ final as (
         scored.prev_mean_aum_cny,
         cast(scored.prev_mean_txn_count as double) as prev_mean_txn_count,
         cast(scored.high_complaints_90d as integer) as high_complaints_90d,
+        {%- for column in threshold_columns %}
+            scored.{{ column }},
+        {%- endfor %}
         band_ranges.risk_band = 'high' and scored.tier_rank >= scored.watchlist_min_tier_rank as is_watchlist
     from scored
     inner join band_ranges

@@ -6,7 +6,6 @@
 
 import hashlib
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,6 @@ TRANSIENT_ERRORS = ("Could not set lock on file", "IO Error", "Conflicting lock"
 
 def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-
-
-def dbt_executable() -> str:
-    return str(Path(sys.executable).with_name("dbt"))
 
 
 PARSE_INPUTS_SKIPPED = ("target", "logs", "dbt_packages", ".user.yml")  # dbt's own outputs in the project

@@ -4,9 +4,9 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from tierwise.config import Settings
+from tierwise.config import Settings, dbt_executable
 from tierwise.defs.automation import build_refresh_schedule, monthly_refresh_job, new_batch_sensor
-from tierwise.defs.dbt_assets import build_dbt_assets, dbt_executable, dbt_project, prepare_manifest
+from tierwise.defs.dbt_assets import build_dbt_assets, dbt_project, prepare_manifest
 from tierwise.defs.freshness import build_freshness_checks, build_freshness_sensor
 from tierwise.defs.landing import landing_batch
 from tierwise.defs.publish import build_publish_asset

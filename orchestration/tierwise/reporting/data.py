@@ -60,28 +60,20 @@ class ReviewData:
     extra: dict = field(default_factory=dict)
 
 
-def concentration(aum: np.ndarray, points: int = 200) -> Concentration:
-    """Top-1% / top-10% AUM shares, Gini and the Lorenz curve of customer AUM. Negative AUM
-    (debt above assets) counts as 0; the top k% are the ceil(k% x n) largest customers."""
+def lorenz_curve(aum: np.ndarray, points: int = 200) -> pd.DataFrame:
+    """The Lorenz curve of customer AUM, to draw beside rpt_bank_kpis' concentration figures
+    (which are the numbers the review prints): population share -> AUM share, ascending, from
+    (0, 0) to (1, 1), negative AUM as 0 as in the mart. Thinned to about `points` points."""
     values = np.sort(np.clip(np.asarray(aum, dtype=float), 0, None))
     n, total = len(values), float(values.sum())
     if n == 0 or total <= 0:
-        empty = pd.DataFrame({"population_share": [0.0, 1.0], "aum_share": [0.0, 1.0]})
-        return Concentration(n, None, None, None, empty)
-    descending = values[::-1]
-
-    def top(share: float) -> float:
-        return float(descending[: max(1, math.ceil(share * n))].sum() / total)
-
-    ranks = np.arange(1, n + 1)
-    gini = float(2 * (ranks * values).sum() / (n * total) - (n + 1) / n)
+        return pd.DataFrame({"population_share": [0.0, 1.0], "aum_share": [0.0, 1.0]})
     cumulative = np.concatenate([[0.0], np.cumsum(values) / total])
     population = np.arange(n + 1) / n
     if n + 1 > points:  # enough points to draw, always keeping both ends
         keep = np.unique(np.linspace(0, n, points).round().astype(int))
         cumulative, population = cumulative[keep], population[keep]
-    lorenz = pd.DataFrame({"population_share": population, "aum_share": cumulative})
-    return Concentration(n, top(0.01), top(0.10), gini, lorenz)
+    return pd.DataFrame({"population_share": population, "aum_share": cumulative})
 
 
 def blocked_rule(codes: str) -> list[str]:
@@ -108,47 +100,31 @@ class _Marts:
         )
 
 
-def _bank_totals(m: _Marts, day: date | None) -> dict[str, float | None]:
+def _bank_kpis(m: _Marts, day: date | None) -> dict:
+    """The month's row of rpt_bank_kpis (the bank-wide figures are defined there), or {}."""
     if day is None:
         return {}
-    totals = m.one(
-        "select count(*), sum(cm.aum_cny) from marts.fct_customer_tier t join marts.fct_customer_month cm "
-        "using (customer_id, as_of_date) where t.as_of_date = ?",
-        [day],
-    )
-    if not totals[0]:
+    frame = m.df("select * from marts.rpt_bank_kpis where as_of_date = ?", [day])
+    if frame.empty:
         return {}
-    coverage = m.one(
-        "select sum(rm_coverage_rate * customers) / sum(customers) from marts.rpt_tier_kpis where as_of_date = ?",
-        [day],
-    )[0]
-    # Retention against last month's customers on book (null when last month is not published).
-    retention = m.one(
-        """with prev as (
-               select max(as_of_date) as d from marts.fct_customer_tier where as_of_date < ?
-           ),
-           members as (
-               select cm.customer_id, cm.aum_cny
-               from marts.fct_customer_tier t join marts.fct_customer_month cm using (customer_id, as_of_date)
-               join prev on t.as_of_date = prev.d
-               where datediff('day', prev.d, ?) between 28 and 31
-           )
-           select sum(members.aum_cny), sum(coalesce(now.aum_cny, 0)), count(*), count(now.customer_id)
-           from members left join (
-               select cm.customer_id, cm.aum_cny
-               from marts.fct_customer_tier t join marts.fct_customer_month cm using (customer_id, as_of_date)
-               where t.as_of_date = ?
-           ) as now using (customer_id)""",
-        [day, day, day],
-    )
-    aum_before, aum_kept, members, kept = retention
-    return {
-        "customers": float(totals[0]),
-        "aum": float(totals[1] or 0),
-        "aum_retention": float(aum_kept) / float(aum_before) if members and aum_before else None,
-        "customer_retention": kept / members if members else None,
-        "rm_coverage": float(coverage) if coverage is not None else None,
-    }
+    row = frame.iloc[0].to_dict()
+    return {key: (None if value is None or (isinstance(value, float) and math.isnan(value)) else value)
+            for key, value in row.items()}  # fmt: skip
+
+
+# The headline's metrics: (label key, rpt_bank_kpis column).
+HEADLINE = (
+    ("customers", "customers"),
+    ("aum", "aum_cny"),
+    ("aum_retention", "aum_retention_rate"),
+    ("customer_retention", "customer_retention_rate"),
+    ("rm_coverage", "rm_coverage_rate"),
+)
+
+
+def _figure(kpis: dict, column: str) -> float | None:
+    value = kpis.get(column)
+    return None if value is None else float(value)
 
 
 def _change(now, before):
@@ -184,13 +160,14 @@ def _load(m: _Marts, month: str, day: date) -> ReviewData:
         [versions[-1]],
     )
 
-    now, before = _bank_totals(m, day), _bank_totals(m, prev)
-    metrics = ["customers", "aum", "aum_retention", "customer_retention", "rm_coverage"]
+    now, before = _bank_kpis(m, day), _bank_kpis(m, prev)
+    if not now:
+        raise ValueError(f"marts.rpt_bank_kpis has no row for {month}: rebuild and publish the month")
     headline = pd.DataFrame(
         {
-            "metric": metrics,
-            "this_month": [now.get(k) for k in metrics],
-            "last_month": [before.get(k) for k in metrics],
+            "metric": [key for key, _ in HEADLINE],
+            "this_month": [_figure(now, column) for _, column in HEADLINE],
+            "last_month": [_figure(before, column) for _, column in HEADLINE],
         }
     )
     headline["change"] = [_change(a, b) for a, b in zip(headline["this_month"], headline["last_month"], strict=True)]
@@ -218,19 +195,7 @@ def _load(m: _Marts, month: str, day: date) -> ReviewData:
     migration = m.df(
         "select from_tier, to_tier, customers, aum_cny from marts.fct_tier_migration where as_of_date = ?", [day]
     )
-    rank = dict(zip(names["tier"], names["tier_rank"], strict=True))
-    moves = migration[migration["from_tier"] != "none"]
-    base = int(moves["customers"].sum())
-
-    def rate(mask) -> float | None:
-        return float(moves.loc[mask, "customers"].sum()) / base if base else None
-
-    from_rank, to_rank = moves["from_tier"].map(rank), moves["to_tier"].map(rank)
-    rates = {
-        "upgrade_rate": rate(to_rank > from_rank),
-        "downgrade_rate": rate(to_rank < from_rank),
-        "attrition_rate": rate(moves["to_tier"] == "left"),
-    }
+    rates = {key: _figure(now, key) for key in ("upgrade_rate", "downgrade_rate", "attrition_rate")}
 
     downgrade_watch = m.df(
         """select t.customer_id, d.masked_name, t.tier, t.raw_tier, t.months_below_tier, t.aum_basis_cny,
@@ -338,7 +303,13 @@ def _load(m: _Marts, month: str, day: date) -> ReviewData:
         tier_names=names,
         headline=headline,
         tiers=tiers,
-        concentration=concentration(aum),
+        concentration=Concentration(
+            int(now["customers"]),
+            _figure(now, "top1_aum_share"),
+            _figure(now, "top10_aum_share"),
+            _figure(now, "aum_gini"),
+            lorenz_curve(aum),
+        ),
         migration=migration,
         migration_rates=rates,
         downgrade_watch=downgrade_watch,

@@ -18,6 +18,14 @@ def _all_labels() -> dict:
     return yaml.safe_load(LABELS.read_text(encoding="utf-8"))
 
 
+def catalogue(lang: str) -> dict:
+    """Every word of one language (reports/labels.yml): the review's, and under `explain` and
+    `grace_branches` those of `tierwise explain`."""
+    if lang not in LANGS:
+        raise ValueError(f"language must be one of {', '.join(LANGS)}, not {lang!r}")
+    return _all_labels()[lang]
+
+
 def is_missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
