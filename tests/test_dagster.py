@@ -22,6 +22,7 @@ from tierwise.defs.automation import (
 )
 from tierwise.defs.dbt_assets import build_args, run_window_env
 from tierwise.defs.landing import landing_batch
+from tierwise.defs.resources import TierwiseSettings
 from tierwise.refresh import instance_for
 from warehouses import snapshot
 
@@ -77,7 +78,12 @@ def test_dbt_args_are_validated():
 
 def _resolved(schedule) -> tuple[dg.ScheduleDefinition, dg.RepositoryDefinition]:
     """The schedule as the code location resolves it (the job's partitions come from its assets)."""
-    defs = dg.Definitions(assets=[landing_batch], jobs=[monthly_refresh_job], schedules=[schedule])
+    defs = dg.Definitions(
+        assets=[landing_batch],
+        jobs=[monthly_refresh_job],
+        schedules=[schedule],
+        resources={"tierwise": TierwiseSettings(home="never-opened")},  # the schedule reads no warehouse
+    )
     return defs.resolve_schedule_def("monthly_refresh_schedule"), defs.get_repository_def()
 
 
@@ -102,27 +108,32 @@ def test_refresh_time_is_configurable_and_validated(monkeypatch):
 
 
 def test_sensor_requests_each_valid_new_batch_once(tmp_path, monkeypatch):
-    monkeypatch.setenv("TIERWISE_HOME", str(tmp_path))
+    # the warehouse comes from the resource the Definitions were built with, not the environment
+    monkeypatch.setenv("TIERWISE_HOME", str(tmp_path / "another_home"))
+    resources = {"tierwise": TierwiseSettings.of(Settings(tmp_path))}
     landing = tmp_path / "landing"
     write_golden_bank(landing)
     (landing / "2025-07").mkdir()  # no manifest: not a batch (yet)
     (landing / "2025-08").mkdir()
     (landing / "2025-08" / "_manifest.json").write_text("{broken")
-    result = new_batch_sensor(dg.build_sensor_context(cursor=None))
+    result = new_batch_sensor(dg.build_sensor_context(cursor=None, resources=resources))
     assert [r.partition_key for r in result.run_requests] == [f"{m}-01" for m in MONTHS]
-    again = new_batch_sensor(dg.build_sensor_context(cursor=result.cursor))
+    again = new_batch_sensor(dg.build_sensor_context(cursor=result.cursor, resources=resources))
     assert again.run_requests == []
 
 
 @pytest.mark.slow
-def test_two_partitions_materialize_with_checks(defs, golden_jan, tmp_path, monkeypatch):
+def test_two_partitions_materialize_with_checks(golden_jan, tmp_path, monkeypatch):
     """January's partition was materialized by `tierwise run` (the same job, in this instance:
     tests/warehouses.py, state golden_jan); February's is materialized here by the job of the
-    definitions the code location loads."""
+    definitions the code location loads for that home (`tierwise.definitions`: from the
+    environment, once)."""
     monkeypatch.setenv("TIERWISE_HOME", str(snapshot(golden_jan, tmp_path / "home")))
     monkeypatch.setenv("TIERWISE_REPORT_FORMATS", "html,pdf,xlsx")  # the report checked below: every format
+    from tierwise.defs.location import build_definitions
+
     settings = Settings.from_env()
-    job = defs.resolve_job_def("monthly_refresh")
+    job = build_definitions().resolve_job_def("monthly_refresh")
     instance = instance_for(settings)  # the persistent one under $TIERWISE_HOME/dagster
     assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
     [january] = instance.get_runs(dg.RunsFilter(job_name="monthly_refresh", tags={"dagster/partition": "2025-01-01"}))

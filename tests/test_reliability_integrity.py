@@ -336,6 +336,38 @@ def test_load_while_the_warehouse_is_held_waits_then_refuses_plainly(golden_load
     assert "unchanged" in waited.stdout
 
 
+@pytest.mark.reliability("operations")
+def test_load_and_publish_take_the_build_pool_a_run_holds(golden_jan, tmp_path):
+    """`tierwise load` and `tierwise publish` share the Dagster pool of the refresh's steps (one
+    writer): while a run's step holds it they wait, then refuse plainly; a command that died
+    holding it does not block the next one."""
+    import socket
+
+    from tierwise.pool import BUILD_POOL
+    from tierwise.refresh import instance_for
+
+    home = snapshot(golden_jan, tmp_path / "home")
+    instance = instance_for(Settings(home))  # the home's own Dagster instance, as the CLI opens it
+    storage = instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default(BUILD_POOL)
+    assert storage.claim_concurrency_slot(BUILD_POOL, "run-in-progress", "tierwise_dbt").is_claimed
+    refused = cli(home, "load", str(home / "landing" / FEB), TIERWISE_WAREHOUSE_WAIT_SECONDS="2")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "waiting for the build pool tierwise_build_db, held by run-in-progress" in refused.stderr
+    assert "REFUSED the build pool tierwise_build_db is held by run-in-progress" in refused.stderr
+    storage.free_concurrency_slot_for_step("run-in-progress", "tierwise_dbt")
+
+    gone = subprocess.Popen(["true"])  # its pid: a process that is no longer running
+    gone.wait()
+    stale = f"cli-{socket.gethostname()}-{gone.pid}-0dead0"
+    assert storage.claim_concurrency_slot(BUILD_POOL, stale, "load").is_claimed
+    published = cli(home, "publish", TIERWISE_WAREHOUSE_WAIT_SECONDS="30")
+    assert published.returncode == 0, published.stderr
+    assert f"({stale}): slot freed" in published.stderr
+    info = storage.get_concurrency_info(BUILD_POOL)
+    assert info.active_run_ids == set() and info.pending_run_ids == set()  # released after use
+
+
 # ---------------------------------------------------------------- PII in orchestration storage
 @pytest.mark.reliability("pii")
 def test_a_refusal_never_quotes_personal_data_into_logs_or_dagster(golden_jan, tmp_path):

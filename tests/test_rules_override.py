@@ -28,7 +28,7 @@ def _tiers(home, customer):
     return rows
 
 
-def test_bank_rules_retier_later_months_only(golden_sequential, tmp_path, monkeypatch, capsys):
+def test_bank_rules_retier_later_months_only(golden_sequential, golden_jan, tmp_path, monkeypatch, capsys):
     home = snapshot(golden_sequential, tmp_path / "home")  # six months built with the shipped rules
     monkeypatch.setenv("TIERWISE_HOME", str(home))
     assert {r[3] for r in _tiers(home, "G11")} == {"gold"}
@@ -55,11 +55,20 @@ def test_bank_rules_retier_later_months_only(golden_sequential, tmp_path, monkey
     # The folder now serves this warehouse: a plain rerun keeps v2.
     assert main(["run", "--month", MONTHS[-1]]) == 0
     assert _tiers(home, "G11")[-1][1:] == ("v2", "mass", "mass", 0)
-    # The bank's folder serves this warehouse only: another home in the same process (the run
-    # above left its settings in os.environ, as in-process Dagster runs do) builds with its own.
-    other = Settings(tmp_path / "other_home")
-    assert other.dbt_env()["TIERWISE_RULES_PATH"] == os.path.relpath(DEFAULT_RULES_DIR, DBT_PROJECT_DIR)
+    # The bank's folder serves this warehouse only: another home refreshed in the same process
+    # (after the in-process Dagster runs above) builds with the shipped rules. Its own run, on a
+    # copy of the golden bank after January: what could leak is process state, so it must run here.
+    other = snapshot(golden_jan, tmp_path / "other_home")
+    assert Settings(other).dbt_env()["TIERWISE_RULES_PATH"] == os.path.relpath(DEFAULT_RULES_DIR, DBT_PROJECT_DIR)
     assert Settings(home).dbt_env()["TIERWISE_RULES_PATH"] == os.path.relpath(home / "rules", DBT_PROJECT_DIR)
+    monkeypatch.setenv("TIERWISE_HOME", str(other))
+    assert main(["run", "--month", MONTHS[1]]) == 0
+    con = duckdb.connect(str(other / "warehouse" / "build.duckdb"), read_only=True)
+    versions = con.execute("select distinct version from rules.tier_thresholds order by 1").fetchall()
+    february = con.execute("select distinct threshold_version from marts.fct_customer_tier").fetchall()
+    con.close()
+    assert versions == [("v1",)] and february == [("v1",)]
+    assert _tiers(home, "G11")[-1][1:] == ("v2", "mass", "mass", 0)  # and the bank's home is untouched
 
 
 def test_unknown_rule_file_is_refused(tmp_path, monkeypatch, capsys):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
 
 from tierwise.config import Settings, WarehouseBusy, warehouse_wait_seconds
 from tierwise.months import last_closed_month, month_range, parse_month
+from tierwise.pool import build_pool_slot
 
 
 def _month_arg(text: str) -> str:
@@ -61,15 +63,24 @@ def _batch_dirs(args: argparse.Namespace, settings: Settings) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / "_manifest.json").is_file()) if root.is_dir() else []
 
 
-def _open_warehouse(settings: Settings, label: str):
-    """The build database for a command that writes it: waits for a process that holds it (a
-    refresh), saying so once, up to TIERWISE_WAREHOUSE_WAIT_SECONDS; then None, the refusal printed."""
+@contextlib.contextmanager
+def _writing_warehouse(settings: Settings, label: str):
+    """The build database for a command that writes it, with the build pool's slot held (the
+    same single writer as a refresh's Dagster steps, tierwise.pool): waits for the run or
+    command that holds either, saying so once, up to TIERWISE_WAREHOUSE_WAIT_SECONDS, then
+    raises WarehouseBusy."""
     settings.ensure()
-    try:
-        return settings.connect(warehouse_wait_seconds(), log=lambda m: print(f"[{label}] {m}", file=sys.stderr))
-    except WarehouseBusy as exc:
-        print(f"[{label}] REFUSED {exc}", file=sys.stderr)
-        return None
+    wait = warehouse_wait_seconds()
+
+    def log(message: str) -> None:
+        print(f"[{label}] {message}", file=sys.stderr)
+
+    with build_pool_slot(settings, label, wait, log):
+        con = settings.connect(wait, log=log)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
@@ -84,55 +95,61 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     if not batches:
         print(f"[load] no batch folders given and none under {settings.landing_dir}", file=sys.stderr)
         return 2
-    con = _open_warehouse(settings, "load")
-    if con is None:
-        return 2
     try:
-        for batch in batches:
-            started = time.perf_counter()
-            try:
-                result = load_batch(con, batch)
-            except BatchRefused as exc:
-                print(f"[load] REFUSED batch {batch}: {exc}", file=sys.stderr)
-                return 2
-            for warning in result.warnings:
-                print(f"[load] warning: {warning}")
-            print(f"[load] {result.summary()} in {time.perf_counter() - started:.1f}s")
-    finally:
-        con.close()
+        with _writing_warehouse(settings, "load") as con:
+            for batch in batches:
+                started = time.perf_counter()
+                try:
+                    result = load_batch(con, batch)
+                except BatchRefused as exc:
+                    print(f"[load] REFUSED batch {batch}: {exc}", file=sys.stderr)
+                    return 2
+                for warning in result.warnings:
+                    print(f"[load] warning: {warning}")
+                print(f"[load] {result.summary()} in {time.perf_counter() - started:.1f}s")
+    except WarehouseBusy as exc:
+        print(f"[load] REFUSED {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 def cmd_batches(args: argparse.Namespace, settings: Settings) -> int:
     """List the loaded batches, or retract one (audited in raw._batch_retractions)."""
-    import getpass
-
-    from tierwise.landing.loader import list_batches, retract_batch
-    from tierwise.landing.reader import BatchRefused
-
     if args.action == "retract" and not args.batch_id:
         print("[batches] retract needs the batch_id to retract (`tierwise batches` lists them)", file=sys.stderr)
         return 2
-    con = _open_warehouse(settings, "batches")
-    if con is None:
-        return 2
     try:
-        if args.action == "retract":
-            try:
-                removed = retract_batch(con, args.batch_id, args.reason or "", getpass.getuser())
-            except BatchRefused as exc:
-                print(f"[batches] REFUSED {exc}", file=sys.stderr)
-                return 2
-            print(f"[batches] retracted {args.batch_id}: {sum(removed.values()):,} rows removed from raw "
-                  "(recorded in raw._batch_retractions); load the corrected batch, then rebuild its month")  # fmt: skip
-            return 0
-        print("batch_id\tas_of_date\trevision\tloaded_at\tdelivered\tloaded\tquarantined")
-        for b in list_batches(con):
-            print(f"{b['batch_id']}\t{b['as_of_date']}\t{b['revision']}\t{b['loaded_at']:%Y-%m-%d %H:%M:%S}\t"
-                  f"{b['delivered']}\t{b['loaded']}\t{b['quarantined']}")  # fmt: skip
-        return 0
-    finally:
-        con.close()
+        with _writing_warehouse(settings, "batches") as con:
+            return _retract_batch(args, con) if args.action == "retract" else _list_batches(con)
+    except WarehouseBusy as exc:
+        print(f"[batches] REFUSED {exc}", file=sys.stderr)
+        return 2
+
+
+def _retract_batch(args: argparse.Namespace, con) -> int:
+    import getpass
+
+    from tierwise.landing.loader import retract_batch
+    from tierwise.landing.reader import BatchRefused
+
+    try:
+        removed = retract_batch(con, args.batch_id, args.reason or "", getpass.getuser())
+    except BatchRefused as exc:
+        print(f"[batches] REFUSED {exc}", file=sys.stderr)
+        return 2
+    print(f"[batches] retracted {args.batch_id}: {sum(removed.values()):,} rows removed from raw "
+          "(recorded in raw._batch_retractions); load the corrected batch, then rebuild its month")  # fmt: skip
+    return 0
+
+
+def _list_batches(con) -> int:
+    from tierwise.landing.loader import list_batches
+
+    print("batch_id\tas_of_date\trevision\tloaded_at\tdelivered\tloaded\tquarantined")
+    for b in list_batches(con):
+        print(f"{b['batch_id']}\t{b['as_of_date']}\t{b['revision']}\t{b['loaded_at']:%Y-%m-%d %H:%M:%S}\t"
+              f"{b['delivered']}\t{b['loaded']}\t{b['quarantined']}")  # fmt: skip
+    return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -312,13 +329,12 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from tierwise.publish import PublishRefused, publish
 
+    def log(message: str) -> None:
+        print(f"[publish] {message}", file=sys.stderr)
+
     try:
-        result = publish(
-            settings,
-            run_id=args.run_id,
-            wait_seconds=warehouse_wait_seconds(),
-            log=lambda m: print(f"[publish] {m}", file=sys.stderr),
-        )
+        with build_pool_slot(settings, "publish", warehouse_wait_seconds(), log):
+            result = publish(settings, run_id=args.run_id, wait_seconds=warehouse_wait_seconds(), log=log)
     except (WarehouseBusy, PublishRefused) as exc:
         print(f"[publish] REFUSED {exc}", file=sys.stderr)
         return 2

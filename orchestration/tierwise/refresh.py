@@ -17,6 +17,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from tierwise.config import Settings
 from tierwise.months import month_range, parse_month
+from tierwise.pool import BUILD_POOL, alive, dead_cli_claims
 from tierwise.retention import prune_dagster_runs
 
 JOB_NAME = "monthly_refresh"
@@ -48,16 +49,6 @@ def run_tags() -> dict[str, str]:
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def recover_dead_runs(instance: dg.DagsterInstance, log=print) -> list[str]:
     """Fail the CLI's runs whose process died (SIGKILL, power loss) and free their build-pool
     slot: otherwise the pool of 1 stays claimed and every later refresh waits for ever."""
@@ -65,20 +56,25 @@ def recover_dead_runs(instance: dg.DagsterInstance, log=print) -> list[str]:
     filters = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
     for run in instance.get_runs(filters=filters):
         pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
-        if pid is None or host != socket.gethostname() or int(pid) == os.getpid() or _alive(int(pid)):
+        if pid is None or host != socket.gethostname() or int(pid) == os.getpid() or alive(int(pid)):
             continue
         instance.report_run_failed(run, f"process {pid} of this run died without finishing (recovered)")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         recovered.append(run.run_id)
         log(f"[refresh] run {run.run_id} (pid {pid}) had died: marked failed, build-pool slot freed")
+    info = instance.event_log_storage.get_concurrency_info(BUILD_POOL)
+    for claim in dead_cli_claims(info.active_run_ids | info.pending_run_ids):  # a `tierwise load` killed
+        instance.event_log_storage.free_concurrency_slots_for_run(claim)
+        recovered.append(claim)
+        log(f"[refresh] {claim} had died holding the build pool: slot freed")
     return recovered
 
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:
     """The persistent instance under $TIERWISE_HOME/dagster (telemetry off, build pool of 1)."""
     settings.ensure()
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    return dg.DagsterInstance.get()
+    # from its folder, not through $DAGSTER_HOME: nothing of this warehouse is left in os.environ
+    return dg.DagsterInstance.from_config(str(settings.dagster_home))
 
 
 def refresh(

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from tierwise.config import Settings
 from tierwise.defs.freshness import LANDING_KEY
 from tierwise.defs.partitions import TIMEZONE
+from tierwise.defs.resources import TierwiseSettings
 from tierwise.months import last_closed_month
 
 monthly_refresh_job = dg.define_asset_job(
@@ -71,8 +71,8 @@ def _valid_manifest_month(folder) -> str | None:
 @dg.sensor(
     job=monthly_refresh_job, minimum_interval_seconds=300, description="New landing batch -> refresh that month."
 )
-def new_batch_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    settings = Settings.from_env()
+def new_batch_sensor(context: dg.SensorEvaluationContext, tierwise: TierwiseSettings) -> dg.SensorResult:
+    settings = tierwise.settings()
     seen = set(json.loads(context.cursor)) if context.cursor else set()
     requests, found = [], set(seen)
     if settings.landing_dir.is_dir():

@@ -18,11 +18,12 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from tierwise.audit import record_run
 from tierwise.config import DBT_PROJECT_DIR, Settings, scoped_environ
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
+from tierwise.defs.resources import TierwiseSettings
 from tierwise.months import as_of_date
+from tierwise.pool import BUILD_POOL
 from tierwise.retention import prune_dbt_targets
 from tierwise.rules import record_rules_built, rules_changed_since_last_build
 
-BUILD_POOL = "tierwise_build_db"  # DuckDB allows one writer: one build at a time
 # Failures worth a retry: another process holds the DuckDB file, or the disk hiccuped. A failing
 # test or a model error is deterministic and fails the run at once.
 TRANSIENT_ERRORS = ("Could not set lock on file", "IO Error", "Conflicting lock")
@@ -197,8 +198,8 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
         retry_policy=dg.RetryPolicy(max_retries=retries, delay=30) if retries else None,
         pool=BUILD_POOL,
     )
-    def tierwise_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        settings = Settings.from_env()
+    def tierwise_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, tierwise: TierwiseSettings):
+        settings = tierwise.settings()
         settings.ensure()
         keys = context.partition_keys
         window = run_window_env(keys[0], keys[-1])

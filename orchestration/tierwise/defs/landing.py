@@ -7,11 +7,12 @@ raw/<table> by the translator) hang off it and the graph runs from landing file 
 import dagster as dg
 
 from tierwise.config import Settings
-from tierwise.defs.dbt_assets import BUILD_POOL
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
+from tierwise.defs.resources import TierwiseSettings
 from tierwise.landing.contract import TABLES
 from tierwise.landing.loader import load_batch, loaded_batch_for_month
 from tierwise.landing.reader import BatchRefused
+from tierwise.pool import BUILD_POOL
 
 CONTROL_TABLES = ("_load_batches", "_load_reconciliation", "_quarantine", "_dq_rollforward_breaks")
 RAW_KEYS = [dg.AssetKey(["raw", name]) for name in (*TABLES, *CONTROL_TABLES)]
@@ -24,8 +25,8 @@ RAW_KEYS = [dg.AssetKey(["raw", name]) for name in (*TABLES, *CONTROL_TABLES)]
     pool=BUILD_POOL,
     description="The month's landing batch ($TIERWISE_HOME/landing/YYYY-MM), checked and loaded into raw.",
 )
-def landing_batch(context: dg.AssetExecutionContext):
-    settings = Settings.from_env()
+def landing_batch(context: dg.AssetExecutionContext, tierwise: TierwiseSettings):
+    settings = tierwise.settings()
     settings.ensure()
     results = [_load_month(settings, month_of_partition(key)) for key in context.partition_keys]
     by_table = {t.table: t for t in results[-1].tables}

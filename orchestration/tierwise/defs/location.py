@@ -11,10 +11,12 @@ from tierwise.defs.freshness import build_freshness_checks, build_freshness_sens
 from tierwise.defs.landing import landing_batch
 from tierwise.defs.publish import build_publish_asset
 from tierwise.defs.reports import monthly_review, monthly_review_job
+from tierwise.defs.resources import TierwiseSettings
 
 
 def build_definitions(settings: Settings | None = None, dbt_retries: int = 2) -> dg.Definitions:
-    """The code location; dbt_retries covers transient failures (tests pass 0)."""
+    """The code location on one warehouse; dbt_retries covers transient failures (tests pass 0).
+    The settings reach every asset and sensor as the `tierwise` resource, read once here."""
     settings = settings or Settings.from_env()
     manifest = prepare_manifest(settings)
     dbt = build_dbt_assets(manifest, retries=dbt_retries)
@@ -26,5 +28,8 @@ def build_definitions(settings: Settings | None = None, dbt_retries: int = 2) ->
         jobs=[monthly_refresh_job, monthly_review_job],
         schedules=[build_refresh_schedule()],
         sensors=[new_batch_sensor, build_freshness_sensor(freshness)],
-        resources={"dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())},
+        resources={
+            "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
+            "tierwise": TierwiseSettings.of(settings),
+        },
     )

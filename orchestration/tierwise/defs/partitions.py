@@ -30,8 +30,3 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=f"{first_month()}
 def month_of_partition(partition_key: str) -> str:
     """'2025-10-01' (Dagster's monthly key) -> '2025-10', validated."""
     return parse_month(str(partition_key)[:7]) if len(str(partition_key)) == 10 else parse_month(partition_key)
-
-
-def months_of_window(start_key: str, end_key_exclusive_start: str) -> tuple[str, str]:
-    """First and last month of a partition range given the first and last partition keys."""
-    return month_of_partition(start_key), month_of_partition(end_key_exclusive_start)

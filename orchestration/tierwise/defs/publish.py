@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from tierwise.config import Settings
-from tierwise.defs.dbt_assets import BUILD_POOL
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
+from tierwise.defs.resources import TierwiseSettings
+from tierwise.pool import BUILD_POOL
 from tierwise.publish import PublishRefused, publish
 
 
@@ -18,10 +18,10 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         pool=BUILD_POOL,
         description="Read-only serving DuckDB + Parquet of the marts schema, swapped atomically (no raw, no PII).",
     )
-    def serving_publication(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def serving_publication(context: dg.AssetExecutionContext, tierwise: TierwiseSettings) -> dg.MaterializeResult:
         months = [month_of_partition(key) for key in context.partition_keys]
         try:
-            result = publish(Settings.from_env(), run_id=context.run.run_id, months=months)
+            result = publish(tierwise.settings(), run_id=context.run.run_id, months=months)
         except PublishRefused as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         for revision in result.revisions:

@@ -3,8 +3,8 @@ published (HTML, PDF and Excel, Chinese and English)."""
 
 import dagster as dg
 
-from tierwise.config import Settings
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
+from tierwise.defs.resources import TierwiseSettings
 from tierwise.publish import current_release_db
 from tierwise.reporting import default_formats, render_review
 from tierwise.reporting.words import LANGS
@@ -31,8 +31,10 @@ class ReviewConfig(dg.Config):
     "marts: headline KPIs, tiers and concentration, migration, churn watchlist, cross-sell, RM books, data "
     "quality. HTML, PDF and Excel in zh and en under $TIERWISE_HOME/reports/YYYY-MM/.",
 )
-def monthly_review(context: dg.AssetExecutionContext, config: ReviewConfig) -> dg.MaterializeResult:
-    settings = Settings.from_env()
+def monthly_review(
+    context: dg.AssetExecutionContext, config: ReviewConfig, tierwise: TierwiseSettings
+) -> dg.MaterializeResult:
+    settings = tierwise.settings()
     serving = current_release_db(settings)
     rendered = []
     for key in context.partition_keys:
