@@ -269,7 +269,7 @@ def to_text(result: dict, lang: str = "en") -> str:
     watch = w["on_watchlist"] if c["is_watchlist"] else ""
     lines += ["", w["churn"].format(score=c["churn_score"], band=c["risk_band"], watch=watch)]
     for s in c["signals"]:
-        values = ", ".join(f"{k}={_m(v) if isinstance(v, float) else v}" for k, v in s["values"].items())
+        values = ", ".join(f"{k}={_m(v) if isinstance(v, float | None) else v}" for k, v in s["values"].items())
         verdict = w["fired"] if s["fired"] else w["not_fired"]
         lines.append(w["signal"].format(signal=s["signal"], weight=s["weight"], verdict=verdict, values=values))
     lines += ["", w["cross_sell"]]
