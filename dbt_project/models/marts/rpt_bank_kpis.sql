@@ -78,19 +78,7 @@ month_figures as (
 ),
 
 last_month_customers as (
-    select
-        months.as_of_date,
-        count(*) as customers_last_month,
-        sum(previous_month.aum_cny) as aum_last_month,
-        sum(coalesce(this_month.aum_cny, 0)) as aum_this_month,
-        count(this_month.customer_id) as still_on_book
-    from months
-    inner join tiers as previous on months.prev_as_of_date = previous.as_of_date
-    inner join customer_month as previous_month
-        on previous.customer_id = previous_month.customer_id and previous.as_of_date = previous_month.as_of_date
-    left join customer_month as this_month
-        on previous.customer_id = this_month.customer_id and months.as_of_date = this_month.as_of_date
-    group by months.as_of_date
+    {{ last_month_customers() }}
 ),
 
 final as (
@@ -100,11 +88,9 @@ final as (
         cast(month_figures.aum_cny as decimal(18, 2)) as aum_cny,
         cast(last_month_customers.customers_last_month as integer) as customers_last_month,
         cast(month_figures.rm_coverage_rate as double) as rm_coverage_rate,
+        last_month_customers.aum_retention_rate,
+        last_month_customers.customer_retention_rate,
         -- ratios in double on every engine (DuckDB divides decimals in double; Spark would not)
-        cast(last_month_customers.aum_this_month as double)
-        / nullif(cast(last_month_customers.aum_last_month as double), 0) as aum_retention_rate,
-        cast(last_month_customers.still_on_book as double)
-        / last_month_customers.customers_last_month as customer_retention_rate,
         cast(month_figures.upgraded as double) / last_month_customers.customers_last_month as upgrade_rate,
         cast(month_figures.downgraded as double) / last_month_customers.customers_last_month as downgrade_rate,
         cast(last_month_customers.customers_last_month - last_month_customers.still_on_book as double)

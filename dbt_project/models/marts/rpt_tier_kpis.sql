@@ -1,7 +1,8 @@
 -- Monthly KPIs per held tier. Every tier of the threshold version in force appears each
 -- month (0 customers if empty). Retention compares with last month's members of the tier:
 -- AUM retention = their AUM this month (0 if they left) / their AUM last month (资产留存率);
--- customer retention = share of them still on book. Both are null when last month is not built.
+-- customer retention = share of them still on book (macros/retention.sql, shared with
+-- rpt_bank_kpis). Both are null when last month is not built.
 -- Incremental by month (dbt_project.yml): a month's rows need that month's and the previous
 -- month's tiers and measures.
 with tiers as (
@@ -64,24 +65,7 @@ month_totals as (
 ),
 
 retention as (
-    select
-        months.as_of_date,
-        previous.tier,
-        sum(previous_month.aum_cny) as aum_last_month,
-        sum(coalesce(this_month.aum_cny, 0)) as aum_this_month,
-        count(*) as members_last_month,
-        count(this_month.customer_id) as members_still_on_book
-    from months
-    inner join tiers as previous on months.prev_as_of_date = previous.as_of_date
-    inner join customer_month as previous_month
-        on previous.customer_id = previous_month.customer_id and previous.as_of_date = previous_month.as_of_date
-    left join customer_month as this_month
-        on previous.customer_id = this_month.customer_id and months.as_of_date = this_month.as_of_date
-    group by months.as_of_date, previous.tier
-),
-
-built_months as (
-    select distinct as_of_date from tiers
+    {{ last_month_customers(by='tier') }}
 ),
 
 final as (
@@ -93,20 +77,13 @@ final as (
         cast(coalesce(current_members.aum_cny, 0) as decimal(18, 2)) as aum_cny,
         cast(current_members.avg_product_categories as double) as avg_product_categories,
         cast(current_members.rm_coverage_rate as double) as rm_coverage_rate,
+        retention.aum_retention_rate,
+        retention.customer_retention_rate,
         -- ratios in double on every engine (DuckDB divides decimals in double; Spark would not)
         cast(coalesce(current_members.aum_cny, 0) as double)
-        / nullif(cast(month_totals.total_aum_cny as double), 0) as aum_share,
-        case
-            when previous_built.as_of_date is null then null
-            else cast(retention.aum_this_month as double) / nullif(cast(retention.aum_last_month as double), 0)
-        end as aum_retention_rate,
-        case
-            when previous_built.as_of_date is null then null
-            else cast(retention.members_still_on_book as double) / nullif(retention.members_last_month, 0)
-        end as customer_retention_rate
+        / nullif(cast(month_totals.total_aum_cny as double), 0) as aum_share
     from grid
     inner join months on grid.as_of_date = months.as_of_date
-    left join built_months as previous_built on months.prev_as_of_date = previous_built.as_of_date
     left join current_members on grid.as_of_date = current_members.as_of_date and grid.tier = current_members.tier
     left join month_totals on grid.as_of_date = month_totals.as_of_date
     left join retention on grid.as_of_date = retention.as_of_date and grid.tier = retention.tier
