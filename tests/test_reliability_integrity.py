@@ -30,7 +30,7 @@ from markupsafe import escape
 from tierwise import publish as publish_module
 from tierwise.config import Settings
 from tierwise.publish import PublishRefused, publish
-from warehouses import cli, snapshot
+from warehouses import TIERWISE, cli, cli_env, snapshot
 
 JAN, FEB, MAR = MONTHS[0], MONTHS[1], MONTHS[2]
 
@@ -319,21 +319,34 @@ def test_a_second_batch_for_a_month_is_refused_naming_the_batch_in_place(golden_
 def test_load_while_the_warehouse_is_held_waits_then_refuses_plainly(golden_loaded, tmp_path):
     home = snapshot(golden_loaded, tmp_path / "home")
     batch = str(home / "landing" / JAN)
-    holder = subprocess.Popen(  # another process holds the build database, as a refresh does
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-         "time.sleep(float(sys.argv[2]))", str(home / "warehouse" / "build.duckdb"), "6"],
-        stdout=subprocess.PIPE, text=True,
+    holder = subprocess.Popen(  # another process holds the build database, as a refresh does, until told
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+         "sys.stdin.readline()", str(home / "warehouse" / "build.duckdb")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert holder.stdout.readline().strip() == "held"
-    refused = cli(home, "load", batch, TIERWISE_WAREHOUSE_WAIT_SECONDS="1")
-    assert refused.returncode == 2
-    assert "in use by another process" in refused.stderr and "Traceback" not in refused.stderr
-    started = time.monotonic()
-    waited = cli(home, "load", batch, TIERWISE_WAREHOUSE_WAIT_SECONDS="120")
-    holder.wait(timeout=30)
-    assert waited.returncode == 0, waited.stderr
-    assert "waiting for the warehouse" in waited.stderr and time.monotonic() - started > 1
-    assert "unchanged" in waited.stdout
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        refused = cli(home, "load", batch, TIERWISE_WAREHOUSE_WAIT_SECONDS="1")
+        assert refused.returncode == 2
+        assert "in use by another process" in refused.stderr and "Traceback" not in refused.stderr
+        waiting = subprocess.Popen(
+            [TIERWISE, "load", batch], env=cli_env(home, TIERWISE_WAREHOUSE_WAIT_SECONDS="120"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        said = []
+        for line in waiting.stderr:  # released only once the load has said it waits: no race with a slow start
+            said.append(line)
+            if "waiting for the warehouse" in line:
+                break
+        assert any("waiting for the warehouse" in line for line in said), "".join(said)
+        holder.stdin.write("release\n")
+        holder.stdin.flush()
+        out, err = waiting.communicate(timeout=120)
+        assert waiting.returncode == 0, "".join(said) + err
+        assert "unchanged" in out
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
 
 
 @pytest.mark.reliability("operations")
