@@ -17,6 +17,7 @@ import errno
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -475,3 +476,18 @@ def test_a_second_refresh_waits_for_the_first_and_says_so(tmp_path):
     assert f"waiting: another refresh of {settings.home} is running (pid {holder_pid}" in out
     ran_at = float(out.split("ran ")[1].split()[0])
     assert ran_at >= released
+
+
+@pytest.mark.reliability("operations")
+def test_an_unreachable_spark_endpoint_is_refused_plainly(golden_loaded, tmp_path):
+    """An operator's TIERWISE_SPARK_HOST/PORT that reaches nothing: `tierwise spark` says where it
+    looked and what to set, exit 1, no Python traceback (no cluster needed)."""
+    home = snapshot(golden_loaded, tmp_path / "home")
+    with socket.socket() as probe:  # a port nothing listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+        refused = cli(home, "spark", "--from", MONTHS[0], "--to", MONTHS[0], TIERWISE_SPARK_HOST="127.0.0.1",
+                      TIERWISE_SPARK_PORT=port, timeout=300)  # fmt: skip
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"cannot reach the Spark Thrift server at 127.0.0.1:{port}" in refused.stderr
+    assert "TIERWISE_SPARK_PORT" in refused.stderr and "Traceback" not in refused.stderr

@@ -8,8 +8,9 @@ engines and every mart must be row-for-row equal (money to the cent). The golden
 build runs every seed, model and test (the SCD2 snapshot is disabled there: dbt-spark
 snapshots need Delta); the generated bank's builds three months, then the fourth as an
 incremental run (the month partitions overwritten, as an operator's monthly run does), and
-compares again. Both banks are session states (tests/warehouses.py) already built on DuckDB;
-each test works on a copy. Slow: the cluster and the builds keep both cores busy for minutes."""
+compares again, then once more after one row is added on Spark, which it must find. Both banks
+are session states (tests/warehouses.py) already built on DuckDB; each test works on a copy.
+Slow: the cluster and the builds keep both cores busy for minutes."""
 
 from __future__ import annotations
 
@@ -104,3 +105,15 @@ def test_generated_bank_on_spark_equals_duckdb(spark_cluster, generated_bank, tm
     assert "insert overwrite table marts.fct_customer_month" in log and "partition (as_of_date = '2025-04-30')" in log
     result = _assert_all_marts_equal(settings)
     assert result["fct_cross_sell"][0] > 1000  # a real bank's worth of rows, not a toy
+
+    # and the comparison can fail: one row more on Spark is found, in that mart only
+    cursor = spark._Thrift()
+    try:
+        cursor.sql("insert into marts.rpt_bank_kpis select * from marts.rpt_bank_kpis limit 1")
+    finally:
+        cursor.close()
+    mutated = spark.compare_marts(settings)
+    assert mutated["rpt_bank_kpis"] == (result["rpt_bank_kpis"][0], 0, 1)
+    assert {mart: counts for mart, counts in mutated.items() if mart != "rpt_bank_kpis"} == {
+        mart: counts for mart, counts in result.items() if mart != "rpt_bank_kpis"
+    }

@@ -18,6 +18,7 @@ PySpark, PyHive and dbt-spark are imported only here.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -99,8 +100,16 @@ class _Thrift:
         from pyhive import hive
 
         where = endpoint_settings()
-        self.connection = hive.connect(host=where["host"], port=int(where["port"]), username=where["user"],
-                                       auth=where["auth"])  # fmt: skip
+        logging.getLogger("thrift.transport.TSocket").setLevel(logging.CRITICAL)  # the error below says it once
+        try:
+            self.connection = hive.connect(host=where["host"], port=int(where["port"]), username=where["user"],
+                                           auth=where["auth"])  # fmt: skip
+        except Exception as exc:  # thrift's TTransportException, a SASL refusal, a bad port number
+            raise RuntimeError(
+                f"cannot reach the Spark Thrift server at {where['host']}:{where['port']} as {where['user']} "
+                f"(auth {where['auth']}): {str(exc)[:500]}. Set TIERWISE_SPARK_HOST / TIERWISE_SPARK_PORT "
+                "(README, 'Spark') or start the server."
+            ) from None
         self.cursor = self.connection.cursor()
 
     def sql(self, statement: str) -> None:
