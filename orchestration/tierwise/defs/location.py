@@ -2,7 +2,6 @@
 `tierwise.definitions` is the module Dagster loads)."""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from tierwise.config import Settings, dbt_executable
 from tierwise.defs.automation import build_refresh_schedule, monthly_refresh_job, new_batch_sensor
@@ -11,7 +10,7 @@ from tierwise.defs.freshness import build_freshness_checks, build_freshness_sens
 from tierwise.defs.landing import landing_batch
 from tierwise.defs.publish import build_publish_asset
 from tierwise.defs.reports import monthly_review, monthly_review_job
-from tierwise.defs.resources import TierwiseSettings
+from tierwise.defs.resources import TierwiseDbtCli, TierwiseSettings
 
 
 def build_definitions(settings: Settings | None = None, dbt_retries: int = 2) -> dg.Definitions:
@@ -29,7 +28,7 @@ def build_definitions(settings: Settings | None = None, dbt_retries: int = 2) ->
         schedules=[build_refresh_schedule()],
         sensors=[new_batch_sensor, build_freshness_sensor(freshness)],
         resources={
-            "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
+            "dbt": TierwiseDbtCli(project_dir=dbt_project(), dbt_executable=dbt_executable()),
             "tierwise": TierwiseSettings.of(settings),
         },
     )
