@@ -1,4 +1,4 @@
-"""dbt's unit tests (the hand-worked fixtures in models/*/_*__unit_tests.yml) gate the suite:
+"""dbt's unit tests (the hand-worked fixtures in the YAML beside each tested model) gate the suite:
 production refreshes leave them out (`build_args`), so they run here, against a warehouse whose
 models were built empty (tests/warehouses.py, state schema_only): dbt reads the column types of
 a tested model's parents from it, as dbt advises for CI (`dbt run --empty`)."""
