@@ -110,11 +110,6 @@ class Cluster:
             "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
             *[arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")],
             "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
-            # Sessions run as the server's user, not impersonated: with doAs a session's close
-            # can make Hive build a new metastore client for the session user and register every
-            # Hive function, which needs LLAP classes pip's pyspark does not ship
-            # (NoClassDefFoundError LlapSigner$Signable; seen once in a CI run, failing dbt's build)
-            "--hiveconf", "hive.server2.enable.doAs=false",
             "--hiveconf", f"hive.server2.thrift.port={self.thrift_port}",
             "spark-internal",
         )  # fmt: skip

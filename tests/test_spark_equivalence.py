@@ -53,16 +53,8 @@ def _assert_all_marts_equal(settings: Settings) -> dict[str, tuple[int, int, int
     return result
 
 
-# A defect of the test cluster, not of the build: pip's pyspark lacks Hive's LLAP classes, which
-# Hive loads when it registers its functions on a session close (tests/spark_cluster.py).
-CLUSTER_DEFECT = "LlapSigner"
-
-
 def _spark_build(cluster: Cluster, settings: Settings, first: str, last: str, *extra: str) -> str:
     built = spark.dbt_build(settings, first, last, *extra)
-    if built.returncode != 0 and CLUSTER_DEFECT in built.stdout:  # the same build again, once
-        print(f"spark build {first}..{last}: the test cluster failed to close a session ({CLUSTER_DEFECT}); again")
-        built = spark.dbt_build(settings, first, last, *extra)
     assert built.returncode == 0, built.stdout[-4000:] + "\n--- thrift server log ---\n" + cluster.log("thrift")[-3000:]
     summary = next(line for line in reversed(built.stdout.splitlines()) if "Done. PASS=" in line)
     assert " ERROR=0 " in summary and " WARN=0 " in summary, summary
