@@ -355,8 +355,6 @@ def test_load_and_publish_take_the_build_pool_a_run_holds(golden_jan, tmp_path):
     """`tierwise load` and `tierwise publish` share the Dagster pool of the refresh's steps (one
     writer): while a run's step holds it they wait, then refuse plainly; a command that died
     holding it does not block the next one."""
-    import socket
-
     from tierwise.pool import BUILD_POOL
     from tierwise.refresh import instance_for
 

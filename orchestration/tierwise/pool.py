@@ -43,6 +43,16 @@ def dead_cli_claims(run_ids: set[str]) -> list[str]:
     return dead
 
 
+def free_dead_cli_claims(storage, log=print) -> list[str]:
+    """Free the build pool's slots held or queued for by CLI commands that have died; their ids."""
+    info = storage.get_concurrency_info(BUILD_POOL)
+    dead = dead_cli_claims(info.active_run_ids | info.pending_run_ids)
+    for claim in dead:
+        storage.free_concurrency_slots_for_run(claim)
+        log(f"a command holding the build pool had died ({claim}): slot freed")
+    return dead
+
+
 @contextlib.contextmanager
 def build_pool_slot(settings: Settings, step: str, wait_seconds: float, log=print) -> Iterator[None]:
     """Hold the build pool's slot for `step` (e.g. "load"), waiting up to wait_seconds for the
@@ -57,12 +67,10 @@ def build_pool_slot(settings: Settings, step: str, wait_seconds: float, log=prin
     said = False
     try:
         while True:
-            info = storage.get_concurrency_info(BUILD_POOL)
-            for dead in dead_cli_claims(info.active_run_ids | info.pending_run_ids):
-                storage.free_concurrency_slots_for_run(dead)
-                log(f"a command holding the build pool had died ({dead}): slot freed")
+            free_dead_cli_claims(storage, log)
             if storage.claim_concurrency_slot(BUILD_POOL, claimant, step).is_claimed:
                 break
+            info = storage.get_concurrency_info(BUILD_POOL)
             holders = ", ".join(sorted(info.active_run_ids)) or "a run"
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(

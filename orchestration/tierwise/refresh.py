@@ -17,7 +17,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from tierwise.config import Settings
 from tierwise.months import month_range, parse_month
-from tierwise.pool import BUILD_POOL, alive, dead_cli_claims
+from tierwise.pool import alive, free_dead_cli_claims
 from tierwise.retention import prune_dagster_runs
 
 JOB_NAME = "monthly_refresh"
@@ -62,11 +62,8 @@ def recover_dead_runs(instance: dg.DagsterInstance, log=print) -> list[str]:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         recovered.append(run.run_id)
         log(f"[refresh] run {run.run_id} (pid {pid}) had died: marked failed, build-pool slot freed")
-    info = instance.event_log_storage.get_concurrency_info(BUILD_POOL)
-    for claim in dead_cli_claims(info.active_run_ids | info.pending_run_ids):  # a `tierwise load` killed
-        instance.event_log_storage.free_concurrency_slots_for_run(claim)
-        recovered.append(claim)
-        log(f"[refresh] {claim} had died holding the build pool: slot freed")
+    # a `tierwise load` or `publish` killed while it held the slot
+    recovered += free_dead_cli_claims(instance.event_log_storage, log=lambda m: log(f"[refresh] {m}"))
     return recovered
 
 
