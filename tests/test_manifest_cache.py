@@ -4,6 +4,8 @@ definitions without a dbt parse; a change of rules (the seeds) makes it parse ag
 
 from __future__ import annotations
 
+import subprocess
+
 from tierwise.config import Settings
 from tierwise.defs.dbt_assets import manifest_fingerprint, prepare_manifest
 from tierwise.rules import DEFAULT_RULES_DIR, install_rules
@@ -35,3 +37,19 @@ def test_a_copied_home_reuses_its_manifest(golden_jan, tmp_path):
     assert prepare_manifest(settings) == manifest
     assert manifest.stat().st_mtime_ns > before  # a stamp that does not match: parsed
     assert (settings.dbt_target_dir / "manifest.fingerprint").read_text().strip() == manifest_fingerprint(settings)
+
+
+def _parse_messages(settings: Settings) -> list[str]:
+    done = settings.run_dbt("ls", "--select", "fct_customer_tier", "--log-format", "json", "--log-level", "debug")
+    assert done.returncode == 0, done.stdout[-2000:]
+    return [line for line in done.stdout.splitlines() if "partial pars" in line.lower()]
+
+
+def test_dbt_keeps_its_partial_parse_in_a_copied_home(golden_jan, tmp_path):
+    # tests/warehouses.py snapshot: the copy's dbt reuses the parsed project (only its path differs) ...
+    copied = _parse_messages(Settings(snapshot(golden_jan, tmp_path / "home")))
+    assert any("no changes found" in line for line in copied) and not any("Unable" in line for line in copied)
+    # ... which a plain copy would not: dbt sees the DuckDB path in its profile change and parses it all
+    plain = tmp_path / "plain"
+    subprocess.run(["cp", "-a", str(golden_jan), str(plain)], check=True)
+    assert any("profile has changed" in line for line in _parse_messages(Settings(plain)))

@@ -88,9 +88,79 @@ def isolated_env(home: Path, **env: str) -> Iterator[None]:
 
 def snapshot(home: Path, dest: Path) -> Path:
     """A copy of a home: `cp -a` keeps hard links (serving.duckdb is one to its release file),
-    symlinks (parquet/current) and times."""
+    symlinks (parquet/current) and times. dbt's parsed project in it is kept valid for the new
+    path (`_repoint_partial_parse`)."""
     subprocess.run(["cp", "-a", str(home), str(dest)], check=True)
+    _repoint_partial_parse(dest)
     return dest
+
+
+# ------------------------------------------------------------ dbt's partial parse in a copy
+# dbt keeps the parsed project in target/partial_parse.msgpack with a hash of the profile's
+# connection settings, and those hold the home's absolute DuckDB path: the first dbt command in
+# a copied home would parse the whole project again (~6 CPU-s; a session copies ~20 homes that
+# then run dbt). The copy gets the hash dbt computes for its own path: dbt's own code renders the
+# profile once per session (_profile_info) and only the home in it changes. Nothing else is
+# touched: a copy whose rules, variables or project differ is still parsed again by dbt.
+_HOME_MARK = "/tierwise-home-mark"
+_PROFILE_INFO_CODE = """
+import os, sys
+from tierwise.config import DBT_PROJECT_DIR, Settings
+os.environ.update(Settings(__import__("pathlib").Path(sys.argv[1])).dbt_env())
+from argparse import Namespace
+from dbt.flags import set_from_args
+from dbt_common.context import set_invocation_context
+set_from_args(Namespace(), None)
+set_invocation_context(os.environ)
+from dbt.config.profile import Profile, read_profile
+from dbt.config.renderer import ProfileRenderer
+profile = Profile.from_raw_profiles(read_profile(str(DBT_PROJECT_DIR)), "tierwise", ProfileRenderer({}))
+print(repr(sorted(profile.credentials.connection_info())))
+"""
+
+
+def _profile_info() -> list:
+    """dbt's sorted connection info of the DuckDB profile for a home at _HOME_MARK (what dbt
+    hashes), rendered once per session by dbt in its own process (importing dbt takes seconds)."""
+    import ast
+
+    def compute(path: Path) -> None:
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("TIERWISE_", "DBT_"))}
+        done = subprocess.run([sys.executable, "-c", _PROFILE_INFO_CODE, _HOME_MARK], env=env,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        path.write_text(done.stdout)
+
+    return ast.literal_eval(derived_file("dbt-profile-info.repr", compute).read_text())
+
+
+def _profile_hash(home: Path) -> str:
+    import hashlib
+    import pprint
+
+    def moved(value):
+        if isinstance(value, str):
+            return str(home) + value[len(_HOME_MARK) :] if value.startswith(_HOME_MARK) else value
+        if isinstance(value, tuple | list):
+            return type(value)(moved(item) for item in value)
+        if isinstance(value, dict):
+            return {key: moved(item) for key, item in value.items()}
+        return value
+
+    home = home.resolve()  # as `Settings.from_env` gives it to dbt
+    return hashlib.sha256(pprint.pformat(moved(_profile_info())).encode("utf-8")).hexdigest()
+
+
+def _repoint_partial_parse(home: Path) -> None:
+    import msgpack
+
+    target = home / "dbt" / "target" / "partial_parse.msgpack"
+    if not target.is_file() or not os.environ.get(CACHE_VAR):
+        return
+    data = target.read_bytes()
+    state = msgpack.unpackb(data, raw=False, strict_map_key=False)["state_check"]["profile_hash"]
+    old, new = state["checksum"].encode(), _profile_hash(home).encode()
+    if state["name"] == "sha256" and data.count(old) == 1 and len(new) == len(old):
+        target.write_bytes(data.replace(old, new))  # same length: the rest of the file is unchanged
 
 
 def _main(*args: str) -> None:
@@ -279,6 +349,12 @@ def derived(name: str, build: Callable[[Path], None]) -> Path:
         _mark_done(root, name)
 
     return _build_once(root, name, name, build_here)
+
+
+def derived_file(name: str, build: Callable[[Path], None]) -> Path:
+    """A file derived once per session (like `derived`): `build(path)` writes it."""
+    root = cache_root()
+    return _build_once(root, name, name, lambda: (build(root / name), _mark_done(root, name)))
 
 
 def _golden_with_docs(home: Path) -> None:
