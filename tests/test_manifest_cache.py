@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import subprocess
 
+import msgpack
+import warehouses
 from tierwise.config import Settings
 from tierwise.defs.dbt_assets import manifest_fingerprint, prepare_manifest
 from tierwise.rules import DEFAULT_RULES_DIR, install_rules
@@ -47,9 +49,17 @@ def _parse_messages(settings: Settings) -> list[str]:
 
 def test_dbt_keeps_its_partial_parse_in_a_copied_home(golden_jan, tmp_path):
     # tests/warehouses.py snapshot: the copy's dbt reuses the parsed project (only its path differs) ...
-    copied = _parse_messages(Settings(snapshot(golden_jan, tmp_path / "home")))
+    home = snapshot(golden_jan, tmp_path / "home")
+    copied = _parse_messages(Settings(home))
     assert any("no changes found" in line for line in copied) and not any("Unable" in line for line in copied)
-    # ... which a plain copy would not: dbt sees the DuckDB path in its profile change and parses it all
+    # ... which a plain copy would not: its stored profile hash is the state's, not the one dbt
+    # computes for the copy's path (just shown to be the one snapshot stores), so dbt parses it all
     plain = tmp_path / "plain"
     subprocess.run(["cp", "-a", str(golden_jan), str(plain)], check=True)
-    assert any("profile has changed" in line for line in _parse_messages(Settings(plain)))
+    assert _stored_profile_hash(plain) != _stored_profile_hash(home) == warehouses._profile_hash(home)
+    assert _stored_profile_hash(plain) == _stored_profile_hash(golden_jan)
+
+
+def _stored_profile_hash(home) -> str:
+    data = (home / "dbt" / "target" / "partial_parse.msgpack").read_bytes()
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)["state_check"]["profile_hash"]["checksum"]

@@ -74,12 +74,12 @@ def test_keys_across_months_read_the_whole_table(incremental_sql):
 
 def test_staging_tests_read_the_run_batches(incremental_sql):
     assert RUN_BATCHES in _key_test(incremental_sql, "stg_core__deposit_transactions", "txn_id, batch_id")
-    assert RUN_BATCHES in _one(incremental_sql, "not_null_stg_core__deposit_transactions_txn_id")
+    assert RUN_BATCHES in _one(incremental_sql, "not_null_stg_core__deposit_transactions")
 
 
 def test_a_full_refresh_tests_every_month(scope_home, tmp_path):
     full = _compiled(scope_home, tmp_path / "target", "--full-refresh")
     not_null = _one(full, "not_null_fct_customer_tier_tier")
     assert UP_TO_RUN in not_null and RUN_MONTH not in not_null
-    staging = _one(full, "not_null_stg_core__deposit_transactions_txn_id")
+    staging = _one(full, "not_null_stg_core__deposit_transactions")
     assert RUN_BATCHES in staging and UP_TO_RUN in staging and RUN_MONTH not in staging
