@@ -17,7 +17,7 @@ DEMO_MONTHS ?= 12
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
+	$(BIN)/python -m pip install --quiet --no-compile -e ".[dev,spark]"
 	touch $@
 
 install: $(INSTALLED) sysdeps
