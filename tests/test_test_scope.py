@@ -59,7 +59,7 @@ def _key_test(sql: dict[str, str], table: str, columns: str) -> str:
 
 
 def test_row_tests_and_month_keys_read_the_run_months(incremental_sql):
-    not_null = _one(incremental_sql, "not_null_fct_customer_tier_tier")
+    not_null = _one(incremental_sql, "not_null_fct_customer_tier")
     assert RUN_MONTH in not_null and UP_TO_RUN in not_null
     month_key = _key_test(incremental_sql, "fct_customer_tier", "customer_id, as_of_date")
     assert RUN_MONTH in month_key
@@ -79,7 +79,7 @@ def test_staging_tests_read_the_run_batches(incremental_sql):
 
 def test_a_full_refresh_tests_every_month(scope_home, tmp_path):
     full = _compiled(scope_home, tmp_path / "target", "--full-refresh")
-    not_null = _one(full, "not_null_fct_customer_tier_tier")
+    not_null = _one(full, "not_null_fct_customer_tier")
     assert UP_TO_RUN in not_null and RUN_MONTH not in not_null
     staging = _one(full, "not_null_stg_core__deposit_transactions")
     assert RUN_BATCHES in staging and UP_TO_RUN in staging and RUN_MONTH not in staging
