@@ -282,12 +282,16 @@ def test_bi_readers_during_a_refresh_see_one_whole_publication(golden_feb, tmp_p
     started = time.perf_counter()
     result = cli(home, "run", "--month", MAR)
     took = time.perf_counter() - started
-    time.sleep(1.0)
+    after = publication(home)["release"]
+    deadline = time.monotonic() + 60  # each reader answers once more after the refresh, however busy the machine
+    while time.monotonic() < deadline and not all(
+        path.exists() and after in path.read_text() for path in (tmp_path / f"reader{i}.jsonl" for i in range(3))
+    ):
+        time.sleep(0.2)
     stop.touch()
     for reader in readers:
         assert reader.wait(timeout=30) == 0
     assert result.returncode == 0, result.stderr[-3000:]  # never blocked by the readers
-    after = publication(home)["release"]
     seen: dict[str, set] = {}
     answers = 0
     for i in range(3):

@@ -463,15 +463,18 @@ def test_a_second_refresh_waits_for_the_first_and_says_so(tmp_path):
         waiter = subprocess.Popen(
             [sys.executable, "-c", "import sys, time; from tierwise.config import Settings; "
              "from tierwise.refresh import refresh_lock; from pathlib import Path\n"
-             "with refresh_lock(Settings(home=Path(sys.argv[1])), print): print('ran', time.time(), flush=True)",
+             "with refresh_lock(Settings(home=Path(sys.argv[1])), lambda m: print(m, flush=True)):\n"
+             "    print('ran', time.time(), flush=True)",
              str(settings.home)],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
-        time.sleep(2)
+        # held until the second process says it waits (however long a busy machine takes to start
+        # it), so nothing here depends on timing
+        first = waiter.stdout.readline()
         released = time.time()
     out, _ = waiter.communicate(timeout=60)
     assert said == []  # the first refresh did not wait
-    assert f"waiting: another refresh of {settings.home} is running (pid {holder_pid}" in out
+    assert f"waiting: another refresh of {settings.home} is running (pid {holder_pid}" in first
     ran_at = float(out.split("ran ")[1].split()[0])
     assert ran_at >= released
 
