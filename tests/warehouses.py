@@ -158,7 +158,11 @@ def _repoint_partial_parse(home: Path) -> None:
         return
     data = target.read_bytes()
     state = msgpack.unpackb(data, raw=False, strict_map_key=False)["state_check"]["profile_hash"]
-    old, new = state["checksum"].encode(), _profile_hash(home).encode()
+    try:
+        new = _profile_hash(home).encode()
+    except (RuntimeError, subprocess.CalledProcessError, SyntaxError, ValueError):
+        return  # dbt then parses the copy itself; test_manifest_cache.py fails and says why
+    old = state["checksum"].encode()
     if state["name"] == "sha256" and data.count(old) == 1 and len(new) == len(old):
         target.write_bytes(data.replace(old, new))  # same length: the rest of the file is unchanged
 
