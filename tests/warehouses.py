@@ -130,7 +130,7 @@ def _profile_info() -> list:
                               capture_output=True, text=True, check=True)  # fmt: skip
         path.write_text(done.stdout)
 
-    return ast.literal_eval(derived_file("dbt-profile-info.repr", compute).read_text())
+    return ast.literal_eval(derived("dbt-profile-info.repr", compute).read_text())
 
 
 def _profile_hash(home: Path) -> str:
@@ -344,7 +344,8 @@ def claim(root: Path, states: list[str], owner: str) -> None:
 
 def derived(name: str, build: Callable[[Path], None]) -> Path:
     """A state a test module derives from another (e.g. the reliability suite's refresh killed
-    mid-publish), built once per session like the others: `build(home)` creates `home`."""
+    mid-publish), built once per session like the others: `build(home)` creates `home` (a
+    folder, or a file such as the dbt profile info)."""
     root = cache_root()
 
     def build_here() -> None:
@@ -353,12 +354,6 @@ def derived(name: str, build: Callable[[Path], None]) -> Path:
         _mark_done(root, name)
 
     return _build_once(root, name, name, build_here)
-
-
-def derived_file(name: str, build: Callable[[Path], None]) -> Path:
-    """A file derived once per session (like `derived`): `build(path)` writes it."""
-    root = cache_root()
-    return _build_once(root, name, name, lambda: (build(root / name), _mark_done(root, name)))
 
 
 def _golden_with_docs(home: Path) -> None:
