@@ -147,7 +147,10 @@ class Cluster:
 
 # The JVMs of a short test run: the C1 compiler only and the serial collector cut the CPU a cold
 # JVM spends compiling and collecting (~27% less for the golden build); SQL semantics untouched.
-TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# C1 alone shrinks the JVM's default code cache to 48 MB (240 MB with both compilers), and Spark's
+# generated code filled it: a build failed "Out of space in CodeCache for method handle
+# intrinsic" (a JVM InternalError inside codegen). So the cache keeps the default size.
+TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -XX:+UseSerialGC"
 
 
 # The Thrift server of a one-user test cluster. dbt opens a session per node (~300 a build); with
