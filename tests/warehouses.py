@@ -14,11 +14,12 @@ States:
   golden_mar       ... then March
   golden_all       ... then April to June, month by month (the golden warehouse)
   schema_only      the golden January loaded, seeds loaded, every model built empty
-                   (`dbt run --empty`): what dbt unit tests and compiled-SQL tests need;
-                   built by the first test process that asks, not the background builder
+                   (`dbt run --empty`): what dbt unit tests and compiled-SQL tests need
   generated        a generated bank (300 customers, 2025-01..2025-04, seed 7) loaded and
                    built in one backfill run
   golden_docs      golden_all with `tierwise docs` run (derived on first use)
+The golden chain is built by the session's background builder; schema_only, generated and the
+derived states by the first test process that asks for them.
 
 Run `python tests/warehouses.py NAME ...` to build states into $TIERWISE_TEST_STATES.
 """
@@ -267,10 +268,11 @@ class Builder:
 
 BUILDERS = (
     Builder("golden", ("golden_loaded", "golden_jan", "golden_feb", "golden_mar", "golden_all"), build_golden),
-    Builder("generated", ("generated",), build_generated),
-    # ~20 s, and the dbt unit tests wait for it: queued behind the golden and generated builds
-    # (~4 min), its test process sat idle while the machine had a core to spare (a clean-clone
-    # run sampled both cores at half use for ~85 s while the builder alone finished the queue)
+    # The two short chains (~20 s and ~40 s of a refresh) are built by the first test that asks:
+    # queued behind the golden chain (~4 min), their tests' processes sat idle while the machine
+    # had a core to spare (clean-clone runs sampled both cores at half use for ~80 s while the
+    # background builder alone finished its queue).
+    Builder("generated", ("generated",), build_generated, background=False),
     Builder("schema_only", ("schema_only",), build_schema_only, background=False),
 )
 BUILDER_OF = {state: builder for builder in BUILDERS for state in builder.states}
