@@ -15,9 +15,10 @@ def test_generate_load_build(generated_bank):
     # every command ran (the builder stops at the first that does not exit 0), in order
     ran = [line[len("$ tierwise ") :] for line in out.splitlines() if line.startswith("$ tierwise ")]
     assert ran == [" ".join(command) for command in GENERATED_COMMANDS]
-    for month, day in (("2025-01", "31"), ("2025-02", "28"), ("2025-03", "31"), ("2025-04", "30")):
+    # a history from 1995 (issue #19: a bank's extract whose history starts decades back)
+    for month, day in (("1995-01", "31"), ("1995-02", "28"), ("1995-03", "31"), ("1995-04", "30")):
         assert f"batch {month} ({month}-{day}): loaded" in out
-    assert "[refresh] 2025-01..2025-04 built, checked and published" in out
+    assert "[refresh] 1995-01..1995-04 built, checked and published" in out
 
     con = duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True)
     relations = {
@@ -41,6 +42,13 @@ def test_generate_load_build(generated_bank):
         assert ("marts", mart) in relations, mart
         assert con.execute(f"select count(*) from marts.{mart}").fetchone()[0] > 0, mart
     assert ("history", "snap_customer_tier") in relations
+    # every 1995 customer-month is tiered: before the shipped thresholds' effective_from
+    # (2000-01-01) the earliest version applies (int_customer_month__raw_tier.yml)
+    tiered = con.execute(
+        "select cast(min(as_of_date) as varchar), cast(max(as_of_date) as varchar), count(*), "
+        "count(tier), string_agg(distinct threshold_version) from marts.fct_customer_tier"
+    ).fetchone()
+    assert tiered[:2] == ("1995-01-31", "1995-04-30") and tiered[2] == tiered[3] > 0 and tiered[4] == "v1", tiered
     # Staging never exposes PII columns, only the masked name.
     cols = {r[0] for r in con.execute("describe staging.stg_core__customers").fetchall()}
     assert {"full_name", "id_number", "phone"}.isdisjoint(cols)

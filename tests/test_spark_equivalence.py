@@ -84,25 +84,25 @@ def test_golden_bank_on_spark_equals_duckdb(spark_cluster, golden_loaded, tmp_pa
 
 
 def test_generated_bank_on_spark_equals_duckdb(spark_cluster, generated_bank, tmp_path):
-    # the DuckDB side: 300 customers, 2025-01..2025-04, built by one backfill run (tests/warehouses.py)
+    # the DuckDB side: 300 customers, 1995-01..1995-04, built by one backfill run (tests/warehouses.py)
     settings = Settings(snapshot(generated_bank, tmp_path / "bank"))
     spark.sync_raw(settings)
     # Seeds and models only: every data and unit test runs on Spark in the golden bank's build
     # above (the smallest bank that fills every mart); here a real bank's worth of rows must come
     # out equal, through a full build and then an incremental month.
     models_only = ("--exclude-resource-type", "test", "unit_test")
-    summary = _spark_build(spark_cluster, settings, "2025-01", "2025-03", "--full-refresh", *models_only)
+    summary = _spark_build(spark_cluster, settings, "1995-01", "1995-03", "--full-refresh", *models_only)
     assert "PASS=" in summary and int(summary.split("PASS=")[1].split()[0]) >= 50, summary
     before = spark.compare_marts(settings)["fct_customer_month"]
     # months 1-3 only: every DuckDB row of April is missing on Spark, nothing else differs
     assert before[2] == 0 and 0 < before[1] < before[0], before
 
     # the month's run: its tables only (seeds and staging views are as the first build left them)
-    _spark_build(spark_cluster, settings, "2025-04", "2025-04", *models_only, "--exclude", "resource_type:seed",
+    _spark_build(spark_cluster, settings, "1995-04", "1995-04", *models_only, "--exclude", "resource_type:seed",
                  "config.materialized:view")  # fmt: skip
     log = (settings.logs_dir / "dbt-spark" / "dbt.log").read_text()
     # the month went in as a partition overwrite of the existing tables, not a rebuild
-    assert "insert overwrite table marts.fct_customer_month" in log and "partition (as_of_date = '2025-04-30')" in log
+    assert "insert overwrite table marts.fct_customer_month" in log and "partition (as_of_date = '1995-04-30')" in log
     result = _assert_all_marts_equal(settings)
     assert result["fct_cross_sell"][0] > 1000  # a real bank's worth of rows, not a toy
 

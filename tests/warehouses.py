@@ -15,8 +15,8 @@ States:
   golden_all       ... then April to June, month by month (the golden warehouse)
   schema_only      the golden January loaded, seeds loaded, every model built empty
                    (`dbt run --empty`): what dbt unit tests and compiled-SQL tests need
-  generated        a generated bank (300 customers, 2025-01..2025-04, seed 7) loaded and
-                   built in one backfill run
+  generated        a generated bank (300 customers, 1995-01..1995-04, seed 7) loaded and
+                   built in one backfill run: a bank whose history starts decades back
   golden_docs      golden_all with `tierwise docs` run (derived on first use)
 The golden chain is built by the session's background builder; schema_only, generated and the
 derived states by the first test process that asks for them.
@@ -236,9 +236,9 @@ def build_schema_only(root: Path) -> None:
 
 
 GENERATED_COMMANDS = (
-    ("generate", "--customers", "300", "--months", "4", "--end-month", "2025-04", "--seed", "7"),
+    ("generate", "--customers", "300", "--months", "4", "--end-month", "1995-04", "--seed", "7"),
     ("load",),
-    ("backfill", "--from", "2025-01", "--to", "2025-04"),
+    ("backfill", "--from", "1995-01", "--to", "1995-04"),
 )
 
 
