@@ -3,8 +3,9 @@
 Warehouse states (tests/warehouses.py) are built once per session and shared by every pytest
 process: a test reads a state's home through its fixture (golden_sequential, golden_jan, ...)
 and copies it (`snapshot(home, tmp_path / "home")`) before it changes anything. At collection,
-one process starts a background builder for the states the selected tests need, so the
-golden bank's six monthly refreshes run while the first tests do.
+one process starts a background builder for the golden states the selected tests need, so the
+golden bank's six monthly refreshes run while the first tests do (the short states are built by
+the first test that asks: tests/warehouses.py).
 
 Lanes: `slow` marks tests that run the pipeline or read a state built by it; `make test-fast`
 runs `-m "not slow"`, `make test` runs everything (in two xdist workers).
@@ -96,7 +97,8 @@ def _order(item) -> tuple[int, int]:
         return 0, 0
     if not any(s.startswith("golden") for s in _states_of(item)):
         return 1, 0
-    return 2, 0 if item.module.__name__.rsplit(".", 1)[-1] in LONG_GOLDEN_MODULES else 1
+    long_first = 0 if item.module.__name__.rsplit(".", 1)[-1] in LONG_GOLDEN_MODULES else 1
+    return 2, long_first
 
 
 def pytest_collection_finish(session):
@@ -111,7 +113,7 @@ _BUILDER: subprocess.Popen | None = None
 
 
 def _start_background_builder(config, items) -> None:
-    """One process of the session builds the states the selected tests need, golden first."""
+    """One process of the session builds the golden states the selected tests need."""
     global _BUILDER
     if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0" or config.option.collectonly:
         return
