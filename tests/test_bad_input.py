@@ -13,8 +13,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from landing_builder import AS_OF, BASE, edit_manifest, reseal, with_rows, write_batch
+from tierwise.config import Settings
 from tierwise.landing.loader import load_batch
 from tierwise.landing.reader import BatchRefused
+from warehouses import snapshot
 
 
 @pytest.fixture
@@ -58,7 +60,6 @@ def test_valid_base_batch_loads_completely(con, tmp_path):
     assert result.status == "loaded"
     assert sum(t.quarantined for t in result.tables) == 0
     assert recon(con, "customers") == (3, 3, 0)
-    assert result.rollforward_breaks == 0
     assert con.execute("select count(*) from raw.deposit_transactions").fetchone()[0] == 3
 
 
@@ -363,28 +364,50 @@ def test_pipe_delimiter(con, tmp_path):
 
 
 # ---------------------------------------------------------------------------- data quality, reloads
-def test_rollforward_break_is_reported_not_fixed(con, tmp_path):
+def _breaks_found_by_the_build(schema_only: Path, tmp_path: Path, *batches: Path) -> list[tuple]:
+    """Load `batches` into a copy of the session's schema-only warehouse (its dbt project already
+    parsed), build the roll-forward check and what it reads (int_deposit_rollforward_breaks: dbt
+    finds the breaks, on every engine; the loader loads the rows as delivered), and return the
+    breaks of those batches: (batch, account, check, txn, expected, actual, difference)."""
+    settings = Settings(snapshot(schema_only, tmp_path / "home"))
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        ids = [load_batch(con, folder).batch_id for folder in batches]
+        # reported, not fixed and not quarantined: every delivered row was loaded
+        quarantined_rows = "select count(*) from raw._quarantine where batch_id in (select unnest(?))"
+        assert con.execute(quarantined_rows, [ids]).fetchone()[0] == 0
+    finally:
+        con.close()
+    built = settings.run_dbt("run", "--select", "+int_deposit_rollforward_breaks")
+    assert built.returncode == 0, built.stdout[-3000:]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            "select batch_id, account_id, check_name, txn_id, expected_balance, actual_balance, balance_difference "
+            "from intermediate.int_deposit_rollforward_breaks where batch_id in (select unnest(?)) "
+            "order by batch_id, account_id, check_name",
+            [ids],
+        ).fetchall()
+    return [(r[0], r[1], r[2], r[3], str(r[4]), str(r[5]), str(r[6])) for r in rows]
+
+
+def test_rollforward_break_is_reported_not_fixed(schema_only, tmp_path):
     txns = [list(r) for r in BASE["deposit_transactions"]]
     txns[1][8] = "1299.00"  # 1500.00 - 200.00 should be 1300.00
     folder = write_batch(tmp_path, with_rows("deposit_transactions", txns))
-    result = load_batch(con, folder)
-    assert result.rollforward_breaks == 2
-    breaks = con.execute(
-        "select account_id, check_name, txn_id, expected, actual, difference from raw._dq_rollforward_breaks "
-        "order by check_name"
-    ).fetchall()
-    assert [(b[0], b[1], b[2], str(b[3]), str(b[4]), str(b[5])) for b in breaks] == [
-        ("A1", "balance_after_chain", "T2", "1300.00", "1299.00", "-1.00"),
-        ("A1", "last_txn_vs_month_end", "T2", "1299.00", "1300.00", "1.00"),
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        assert load_batch(con, folder).status == "loaded"
+        # Reported, not fixed: the row is loaded as delivered.
+        assert con.execute("select balance_after from raw.deposit_transactions where txn_id = 'T2'").fetchone()[0] == (
+            pytest.approx(1299)
+        )
+    assert _breaks_found_by_the_build(schema_only, tmp_path, folder) == [
+        ("2025-10", "A1", "balance_after_chain", "T2", "1300.00", "1299.00", "-1.00"),
+        ("2025-10", "A1", "last_txn_vs_month_end", "T2", "1299.00", "1300.00", "1.00"),
     ]
-    # Reported, not fixed: the row is loaded as delivered.
-    assert con.execute("select balance_after from raw.deposit_transactions where txn_id = 'T2'").fetchone()[0] == (
-        pytest.approx(1299)
-    )
 
 
-def test_month_rollforward_against_previous_batch(con, tmp_path):
-    load_batch(con, write_batch(tmp_path))
+def test_month_rollforward_against_previous_batch(schema_only, tmp_path):
+    october = write_batch(tmp_path)
     november = with_rows(
         "deposit_balances",
         [["A1", "2025-11-30", "1400.00"], ["A2", "2025-11-30", "100.00"], ["A3", "2025-11-30", "50.00"]],
@@ -394,17 +417,12 @@ def test_month_rollforward_against_previous_batch(con, tmp_path):
     ]
     november["product_holdings"] = []
     november["fx_rates"] = [["USD", "2025-11-30", "7.050000"]]
-    result = load_batch(con, write_batch(tmp_path, november, batch_id="2025-11", as_of="2025-11-30"))
-    rows = con.execute(
-        "select account_id, check_name, expected, actual from raw._dq_rollforward_breaks where batch_id = '2025-11' "
-        "order by check_name"
-    ).fetchall()
-    # Oct 1300.00 + 50.00 = 1350.00 but November reports 1400.00.
-    assert [(r[0], r[1], str(r[2]), str(r[3])) for r in rows] == [
-        ("A1", "last_txn_vs_month_end", "1350.00", "1400.00"),
-        ("A1", "month_rollforward", "1350.00", "1400.00"),
+    folder = write_batch(tmp_path, november, batch_id="2025-11", as_of="2025-11-30")
+    # October rolls forward; Oct 1300.00 + 50.00 = 1350.00 but November reports 1400.00.
+    assert _breaks_found_by_the_build(schema_only, tmp_path, october, folder) == [
+        ("2025-11", "A1", "last_txn_vs_month_end", "T9", "1350.00", "1400.00", "50.00"),
+        ("2025-11", "A1", "month_rollforward", None, "1350.00", "1400.00", "50.00"),
     ]
-    assert result.rollforward_breaks == 2
 
 
 def test_same_batch_twice_changes_nothing(con, tmp_path):

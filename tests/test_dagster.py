@@ -176,22 +176,24 @@ def test_two_partitions_materialize_with_checks(golden_jan, tmp_path, monkeypatc
 def test_error_check_stops_publish_warn_check_does_not(golden_jan, tmp_path, monkeypatch):
     """A warn-severity test (roll-forward break) is visible but the month still publishes; an
     error-severity failure (a broken rule file) stops that month's publish and the previous
-    publication stays as it was. Starts from a copy of the golden bank after January; February
-    carries a roll-forward break as the loader records one (raw._dq_rollforward_breaks; the
-    loader's detection itself is tests/test_bad_input.py's)."""
+    publication stays as it was. Starts from a copy of the golden bank after January; February's
+    delivered month-end balance of one account is then 1.00 short of its roll-forward, which
+    the build finds (int_deposit_rollforward_breaks, whose arithmetic the dbt unit tests check)."""
     monkeypatch.setenv("TIERWISE_HOME", str(snapshot(golden_jan, tmp_path / "home")))
     from tierwise.defs.location import build_definitions
     from tierwise.rules import DEFAULT_RULES_DIR
 
     settings = Settings.from_env()
-    # G11's account A12 does not roll forward from January to February by 1.00
+    # G11's account A12 does not roll forward from January to February by 1.00 (the batch is
+    # already loaded and unchanged, so the refresh builds on raw as it is)
     con = duckdb.connect(str(settings.warehouse_path))
-    con.execute(
-        "insert into raw._dq_rollforward_breaks values "
-        "(?, 'A12', ?, 'month_rollforward', null, 30000.00, 29999.00, -1.00)",
-        [MONTHS[1], exp.M[1]],
-    )
+    changed = con.execute(
+        "update raw.deposit_balances set ledger_balance = ledger_balance - 1 "
+        "where account_id = 'A12' and as_of_date = ? returning ledger_balance",
+        [exp.M[1]],
+    ).fetchall()
     con.close()
+    assert len(changed) == 1
 
     defs = build_definitions(settings, dbt_retries=0)
     job = defs.resolve_job_def("monthly_refresh")

@@ -29,7 +29,9 @@ def _num(value):
 
 def test_landing_is_clean(warehouse):
     assert warehouse.execute("select count(*) from raw._quarantine").fetchone()[0] == 0
-    assert warehouse.execute("select count(*) from raw._dq_rollforward_breaks").fetchone()[0] == 0
+    # the golden bank's balances roll forward exactly: the build finds no break in any month
+    assert warehouse.execute("select count(*) from intermediate.int_deposit_rollforward_breaks").fetchone()[0] == 0
+    assert warehouse.execute("select count(*) from marts.rpt_rollforward_breaks").fetchone()[0] == 0
 
 
 def test_customer_month_every_value(warehouse):

@@ -419,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate and load landing batches into the warehouse",
         description="Verify each batch's manifest (rows, sha256, encoding, delimiter), columns "
         "and types; refuse a broken file naming file, row and column; quarantine rows that break "
-        "a rule; record reconciliation and balance roll-forward breaks. Loading a batch twice "
+        "a rule; record reconciliation (balance roll-forward breaks are found by the build). Loading a batch twice "
         "changes nothing; a re-delivered batch_id replaces the earlier one.",
     )
     load.add_argument("batches", nargs="*", help="batch folders (default: every batch under $TIERWISE_HOME/landing)")

@@ -72,11 +72,12 @@ def _build_facts(settings: Settings) -> tuple[dict[str, str], set[str], dict[str
                 "select batch_id, as_of_date, revision, loaded_at from raw._load_batches order by as_of_date"
             ).fetchall():
                 batches[f"{as_of:%Y-%m}"] = f"{batch_id} rev {revision}, loaded {loaded:%Y-%m-%d %H:%M}"
-        if has_table(con, "raw", "_dq_rollforward_breaks"):
+        if has_table(con, "marts", "rpt_rollforward_breaks"):  # found by the build (dbt)
             breaks = {
-                m: n
+                m: int(n)
                 for m, n in con.execute(
-                    "select strftime(as_of_date, '%Y-%m'), count(*) from raw._dq_rollforward_breaks group by 1"
+                    "select strftime(as_of_date, '%Y-%m'), sum(break_count) "
+                    "from marts.rpt_rollforward_breaks group by 1"
                 ).fetchall()
             }
         return batches, set(months_in(con)), breaks, None

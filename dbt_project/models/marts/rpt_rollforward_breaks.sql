@@ -1,24 +1,19 @@
--- Balance roll-forward breaks (余额勾稽) found by the loader, counted per month and check. Counts
--- only: the amounts are in each account's own currency and account ids stay in the build
--- database; a break is a warning on the source, the month is still built.
+-- Balance roll-forward breaks (余额勾稽不平, int_deposit_rollforward_breaks) counted per month,
+-- batch and check. Counts only: the amounts are in each account's own currency and account ids
+-- stay in the build database; a break is a warning on the source, the month is still built.
 with breaks as (
-    select * from {{ ref('stg_core__rollforward_breaks') }}
-),
-
-batches as (
-    select * from {{ ref('stg_core__load_batches') }}
+    select * from {{ ref('int_deposit_rollforward_breaks') }}
 ),
 
 final as (
     select
-        batches.batch_as_of_date as as_of_date,
-        breaks.batch_id,
-        breaks.check_name,
+        as_of_date,
+        batch_id,
+        check_name,
         count(*) as break_count,
-        count(distinct breaks.account_id) as account_count
+        count(distinct account_id) as account_count
     from breaks
-    inner join batches on breaks.batch_id = batches.batch_id
-    group by batches.batch_as_of_date, breaks.batch_id, breaks.check_name
+    group by as_of_date, batch_id, check_name
 )
 
 select * from final

@@ -14,7 +14,7 @@ from tierwise.landing.loader import load_batch, loaded_batch_for_month
 from tierwise.landing.reader import BatchRefused
 from tierwise.pool import BUILD_POOL
 
-CONTROL_TABLES = ("_load_batches", "_load_reconciliation", "_quarantine", "_dq_rollforward_breaks")
+CONTROL_TABLES = ("_load_batches", "_load_reconciliation", "_quarantine")
 RAW_KEYS = [dg.AssetKey(["raw", name]) for name in (*TABLES, *CONTROL_TABLES)]
 
 
@@ -36,10 +36,7 @@ def landing_batch(context: dg.AssetExecutionContext, tierwise: TierwiseSettings)
             rec = by_table[name]
             metadata = {"delivered": rec.delivered, "loaded": rec.loaded, "quarantined": rec.quarantined}
         else:
-            metadata = {
-                "batches": ", ".join(f"{r.batch_id}:{r.status}" for r in results),
-                "rollforward_breaks": sum(r.rollforward_breaks for r in results),
-            }
+            metadata = {"batches": ", ".join(f"{r.batch_id}:{r.status}" for r in results)}
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
 
 

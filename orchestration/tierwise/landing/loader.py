@@ -47,7 +47,6 @@ class LoadResult:
     as_of_date: date
     status: str  # loaded | replaced | unchanged
     tables: list[TableReconciliation] = field(default_factory=list)
-    rollforward_breaks: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -56,7 +55,7 @@ class LoadResult:
         quarantined = sum(t.quarantined for t in self.tables)
         return (
             f"batch {self.batch_id} ({self.as_of_date}): {self.status}; delivered {delivered:,} = loaded {loaded:,}"
-            f" + quarantined {quarantined:,}; roll-forward breaks {self.rollforward_breaks:,}"
+            f" + quarantined {quarantined:,}"
         )
 
 
@@ -89,12 +88,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
     # Warehouses created before the column existed get it (null for their earlier loads).
     con.execute("alter table raw._load_reconciliation add column if not exists file_sha256 varchar")
-    con.execute(
-        """create table if not exists raw._dq_rollforward_breaks (
-            batch_id varchar not null, account_id varchar not null, as_of_date date not null,
-            check_name varchar not null, txn_id varchar, expected decimal(18,2), actual decimal(18,2),
-            difference decimal(18,2))"""
-    )
+    # Balance roll-forward breaks are found by dbt now (int_deposit_rollforward_breaks, on every
+    # engine); the table the loader used to fill goes with it.
+    con.execute("drop table if exists raw._dq_rollforward_breaks")
 
 
 # ---------------------------------------------------------------------------------- manifest
@@ -384,7 +380,7 @@ def _refuse_second_batch_for_month(con, batch_id: str, as_of: date) -> None:
         )
 
 
-BATCH_TABLES = (*TABLES, "_quarantine", "_load_reconciliation", "_dq_rollforward_breaks")
+BATCH_TABLES = (*TABLES, "_quarantine", "_load_reconciliation")
 
 
 def ensure_retraction_log(con: duckdb.DuckDBPyConnection) -> None:
@@ -489,76 +485,10 @@ def _write_batch(con, result: LoadResult, batch_dir: Path, manifest_sha: str) ->
                 "\n".join(result.warnings) or None,
             ],
         )
-        result.rollforward_breaks = _record_rollforward_breaks(con, batch_id)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-
-
-def _record_rollforward_breaks(con, batch_id: str) -> int:
-    """docs/landing-contract.md balance roll-forward, reported (never fixed) per account and month."""
-    con.execute("delete from raw._dq_rollforward_breaks where batch_id = ?", [batch_id])
-    con.execute(
-        """
-        insert into raw._dq_rollforward_breaks
-        with bal as (
-            select account_id, as_of_date, ledger_balance from raw.deposit_balances where _batch_id = $batch
-        ),
-        prev_bal as (
-            select account_id, as_of_date, ledger_balance from raw.deposit_balances
-            qualify row_number() over (partition by account_id, as_of_date order by _batch_id desc) = 1
-        ),
-        txn as (
-            select txn_id, account_id, txn_ts, balance_after,
-                   last_day(cast(txn_ts as date)) as as_of_date,
-                   case when direction = 'C' then amount else -amount end as signed_amount
-            from raw.deposit_transactions where _batch_id = $batch
-        ),
-        ordered as (
-            select *, lag(balance_after) over w as prev_after, row_number() over w as seq,
-                   row_number() over (partition by account_id, as_of_date order by txn_ts desc, txn_id desc) as rev_seq
-            from txn window w as (partition by account_id, as_of_date order by txn_ts, txn_id)
-        ),
-        with_opening as (
-            select o.*, p.ledger_balance as opening
-            from ordered as o
-            left join prev_bal as p
-                on o.account_id = p.account_id and p.as_of_date = last_day(o.as_of_date - interval 1 month)
-        ),
-        net as (select account_id, as_of_date, sum(signed_amount) as net from txn group by all),
-        chain_breaks as (
-            select account_id, as_of_date, 'balance_after_chain' as check_name, txn_id,
-                   coalesce(prev_after, opening) + signed_amount as expected, balance_after as actual
-            from with_opening
-            where coalesce(prev_after, opening) is not null
-              and balance_after <> coalesce(prev_after, opening) + signed_amount
-        ),
-        last_breaks as (
-            select o.account_id, o.as_of_date, 'last_txn_vs_month_end', o.txn_id,
-                   o.balance_after, b.ledger_balance
-            from ordered as o
-            inner join bal as b on o.account_id = b.account_id and o.as_of_date = b.as_of_date
-            where o.rev_seq = 1 and o.balance_after <> b.ledger_balance
-        ),
-        month_breaks as (
-            select b.account_id, b.as_of_date, 'month_rollforward', null,
-                   p.ledger_balance + coalesce(n.net, 0), b.ledger_balance
-            from bal as b
-            inner join prev_bal as p
-                on b.account_id = p.account_id and p.as_of_date = last_day(b.as_of_date - interval 1 month)
-            left join net as n on b.account_id = n.account_id and b.as_of_date = n.as_of_date
-            where p.ledger_balance + coalesce(n.net, 0) <> b.ledger_balance
-        ),
-        all_breaks as (
-            select * from chain_breaks union all select * from last_breaks union all select * from month_breaks
-        )
-        select $batch, account_id, as_of_date, check_name, txn_id, expected, actual, actual - expected
-        from all_breaks
-        """,
-        {"batch": batch_id},
-    )
-    return con.execute("select count(*) from raw._dq_rollforward_breaks where batch_id = ?", [batch_id]).fetchone()[0]
 
 
 def _reconciliation(con, batch_id: str) -> list[TableReconciliation]:
