@@ -162,8 +162,9 @@ def _record_month(con, day: date, run_id: str, marts: list[str], keys: dict, now
         history = f"audit.{_q(mart + '__revisions')}"
         columns = _columns(con, "marts", mart)
         con.execute(f"create table if not exists {history} as select 0 as revision, * from marts.{_q(mart)} limit 0")
+        kept = set(_columns(con, "audit", mart + "__revisions"))
         for column in columns:  # a mart that gained a column: its history gains it too (null before)
-            if column not in _columns(con, "audit", mart + "__revisions"):
+            if column not in kept:
                 kind = con.execute(
                     "select data_type from duckdb_columns() where database_name = current_database() "
                     "and schema_name = 'marts' and table_name = ? and column_name = ?",
