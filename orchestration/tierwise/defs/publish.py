@@ -2,22 +2,25 @@
 
 import dagster as dg
 
-from tierwise.defs.partitions import month_of_partition, monthly_partitions
+from tierwise.defs.partitions import month_of_partition, monthly_partitions, single_run_backfills_allowed
 from tierwise.defs.resources import TierwiseSettings
 from tierwise.pool import BUILD_POOL
 from tierwise.publish import PublishRefused, publish
 
 
 def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
-    @dg.asset(
-        name="serving_publication",
-        group_name="publish",
-        deps=mart_keys,
-        partitions_def=monthly_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=BUILD_POOL,
-        description="Read-only serving DuckDB + Parquet of the marts schema, swapped atomically (no raw, no PII).",
-    )
+    with single_run_backfills_allowed():
+        publication_asset = dg.asset(
+            name="serving_publication",
+            group_name="publish",
+            deps=mart_keys,
+            partitions_def=monthly_partitions,
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            pool=BUILD_POOL,
+            description="Read-only serving DuckDB + Parquet of the marts schema, swapped atomically (no raw, no PII).",
+        )
+
+    @publication_asset
     def serving_publication(context: dg.AssetExecutionContext, tierwise: TierwiseSettings) -> dg.MaterializeResult:
         months = [month_of_partition(key) for key in context.partition_keys]
         try:

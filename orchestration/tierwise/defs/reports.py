@@ -3,7 +3,7 @@ published (HTML, PDF and Excel, Chinese and English)."""
 
 import dagster as dg
 
-from tierwise.defs.partitions import month_of_partition, monthly_partitions
+from tierwise.defs.partitions import month_of_partition, monthly_partitions, single_run_backfills_allowed
 from tierwise.defs.resources import TierwiseSettings
 from tierwise.publish import current_release_db
 from tierwise.reporting import default_formats, render_review
@@ -20,17 +20,21 @@ class ReviewConfig(dg.Config):
     formats: list[str] | None = None
 
 
-@dg.asset(
-    name="monthly_review",
-    group_name="reports",
-    deps=["serving_publication"],
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"pandas", "html", "pdf", "excel"},
-    description="Monthly tier review (客户分层月度回顾) for branch and wealth managers, read from the published "
-    "marts: headline KPIs, tiers and concentration, migration, churn watchlist, cross-sell, RM books, data "
-    "quality. HTML, PDF and Excel in zh and en under $TIERWISE_HOME/reports/YYYY-MM/.",
-)
+with single_run_backfills_allowed():
+    _monthly_review_asset = dg.asset(
+        name="monthly_review",
+        group_name="reports",
+        deps=["serving_publication"],
+        partitions_def=monthly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        kinds={"pandas", "html", "pdf", "excel"},
+        description="Monthly tier review (客户分层月度回顾) for branch and wealth managers, read from the published "
+        "marts: headline KPIs, tiers and concentration, migration, churn watchlist, cross-sell, RM books, data "
+        "quality. HTML, PDF and Excel in zh and en under $TIERWISE_HOME/reports/YYYY-MM/.",
+    )
+
+
+@_monthly_review_asset
 def monthly_review(
     context: dg.AssetExecutionContext, config: ReviewConfig, tierwise: TierwiseSettings
 ) -> dg.MaterializeResult:
