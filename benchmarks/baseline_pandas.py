@@ -277,30 +277,35 @@ def _tiers(customer_month, customers, categories, months, thresholds, policy, fa
     states = []
     previous = pd.DataFrame(columns=["customer_id", "p_tier", "p_below", "p_best"])
     previous_month = None
-    for as_of in months["as_of_date"]:
-        cur = rows.loc[rows["as_of_date"] == as_of, ["customer_id", "as_of_date", "raw_rank"]]
-        expected_previous = as_of - pd.offsets.MonthBegin(1) - pd.Timedelta(days=1)
-        prev = previous if previous_month == expected_previous else previous.iloc[0:0]
-        cur = cur.merge(prev, on="customer_id", how="left")
-        r, t, b, best = cur["raw_rank"], cur["p_tier"], cur["p_below"], cur["p_best"]
-        new, at_or_up = t.isna(), r >= t
-        reached = ~new & ~at_or_up & (b + 1 >= grace)
-        best_below = np.maximum(best.fillna(r), r)
-        cur["tier_rank"] = np.select([new | at_or_up, reached], [r, best_below], t).astype("int64")
-        cur["months_below_tier"] = np.where(new | at_or_up | reached, 0, b + 1).astype("int64")
-        cur["best"] = np.where(new | at_or_up | reached, np.nan, best_below)
-        cur["tier_change"] = np.select(
-            [new, r > t, r >= t, reached & (best_below < t)], ["new", "up", "same", "down"], "same"
-        )
-        cur["grace_branch"] = np.select(
-            [new, r > t, r == t, reached], ["new", "upgrade", "at_tier", "downgrade_after_grace"], "below_tier_on_watch"
-        )
-        cur["prior_rank"] = t
-        states.append(cur)
-        previous = cur[["customer_id", "tier_rank", "months_below_tier", "best"]].set_axis(
-            ["customer_id", "p_tier", "p_below", "p_best"], axis=1
-        )
-        previous_month = as_of
+    # a customer new this month compares its rank with a missing (NaN) previous tier; the masks
+    # below decide those rows, so numpy's "invalid value" warning for them says nothing
+    with np.errstate(invalid="ignore"):
+        for as_of in months["as_of_date"]:
+            cur = rows.loc[rows["as_of_date"] == as_of, ["customer_id", "as_of_date", "raw_rank"]]
+            expected_previous = as_of - pd.offsets.MonthBegin(1) - pd.Timedelta(days=1)
+            prev = previous if previous_month == expected_previous else previous.iloc[0:0]
+            cur = cur.merge(prev, on="customer_id", how="left")
+            r, t, b, best = cur["raw_rank"], cur["p_tier"], cur["p_below"], cur["p_best"]
+            new, at_or_up = t.isna(), r >= t
+            reached = ~new & ~at_or_up & (b + 1 >= grace)
+            best_below = np.maximum(best.fillna(r), r)
+            cur["tier_rank"] = np.select([new | at_or_up, reached], [r, best_below], t).astype("int64")
+            cur["months_below_tier"] = np.where(new | at_or_up | reached, 0, b + 1).astype("int64")
+            cur["best"] = np.where(new | at_or_up | reached, np.nan, best_below)
+            cur["tier_change"] = np.select(
+                [new, r > t, r >= t, reached & (best_below < t)], ["new", "up", "same", "down"], "same"
+            )
+            cur["grace_branch"] = np.select(
+                [new, r > t, r == t, reached],
+                ["new", "upgrade", "at_tier", "downgrade_after_grace"],
+                "below_tier_on_watch",
+            )
+            cur["prior_rank"] = t
+            states.append(cur)
+            previous = cur[["customer_id", "tier_rank", "months_below_tier", "best"]].set_axis(
+                ["customer_id", "p_tier", "p_below", "p_best"], axis=1
+            )
+            previous_month = as_of
     state = pd.concat(states, ignore_index=True)
 
     tiers = rows.merge(state.drop(columns="raw_rank"), on=["customer_id", "as_of_date"])
