@@ -5,9 +5,11 @@ by month, and both must be equal, row for row; the backfill's SQL must not grow 
 Month by month rebuilds the tier state (int_customer_tier_state: the one model that reads its
 own earlier months, the downgrade grace) and the marts that read it (fct_customer_tier, and
 fct_tier_migration, which compares each month with the one before), each month on top of the
-previous one, as 36 monthly refreshes would. The models below them are functions of each
-month's delivered rows, and their month-by-month equality through the Dagster job is checked
-on the golden bank (tests/test_tier_state_equivalence.py).
+previous one, as 36 monthly refreshes would. The models below them carry no state of their own
+(a month's rows follow from the delivered rows of that month and of the months before it, for
+trailing windows and opening balances, whichever run built them), and their month-by-month
+equality through the Dagster job is checked on the golden bank
+(tests/test_tier_state_equivalence.py).
 
 Why this test builds its own bank: no session state has a long history (the golden bank has
 six months, the generated state four). It is built with dbt only, in dbt's own process with
