@@ -22,17 +22,10 @@ net_movements as (
     select * from {{ ref('int_deposit_transactions') }}
 ),
 
--- The month-end balances of the run's months and of the month before each (opening balance).
-run_balances as (
-    select * from {{ ref('stg_core__deposit_balances') }}
-    where
-        ({{ incremental_months('as_of_date') }})
-        or ({{ incremental_months(month_end(add_months('as_of_date', 1))) }})
-),
-
--- A month-end balance re-delivered in a later batch replaces the earlier one.
+-- The month-end balances of the run's months and of the month before each (opening balance),
+-- the latest delivery of each (macros/month_end_balances.sql).
 latest_balances as (
-    {{ latest_delivery('run_balances', ['account_id', 'as_of_date']) }}
+    {{ latest_month_end_balances() }}
 ),
 
 month_net as (

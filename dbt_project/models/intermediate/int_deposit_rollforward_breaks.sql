@@ -13,16 +13,10 @@ with transactions as (
     where {{ incremental_months('as_of_date') }}
 ),
 
--- the month-end balances of the run's months and of the month before each
-run_balances as (
-    select * from {{ ref('stg_core__deposit_balances') }}
-    where
-        ({{ incremental_months('as_of_date') }})
-        or ({{ incremental_months(month_end(add_months('as_of_date', 1))) }})
-),
-
+-- the month-end balances of the run's months and of the month before each, latest delivery
+-- (macros/month_end_balances.sql)
 balances as (
-    {{ latest_delivery('run_balances', ['account_id', 'as_of_date']) }}
+    {{ latest_month_end_balances() }}
 ),
 
 ordered as (
