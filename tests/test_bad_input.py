@@ -394,16 +394,15 @@ def test_rollforward_break_is_reported_not_fixed(schema_only, tmp_path):
     txns = [list(r) for r in BASE["deposit_transactions"]]
     txns[1][8] = "1299.00"  # 1500.00 - 200.00 should be 1300.00
     folder = write_batch(tmp_path, with_rows("deposit_transactions", txns))
-    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
-        assert load_batch(con, folder).status == "loaded"
-        # Reported, not fixed: the row is loaded as delivered.
-        assert con.execute("select balance_after from raw.deposit_transactions where txn_id = 'T2'").fetchone()[0] == (
-            pytest.approx(1299)
-        )
     assert _breaks_found_by_the_build(schema_only, tmp_path, folder) == [
         ("2025-10", "A1", "balance_after_chain", "T2", "1300.00", "1299.00", "-1.00"),
         ("2025-10", "A1", "last_txn_vs_month_end", "T2", "1299.00", "1300.00", "1.00"),
     ]
+    # Reported, not fixed: the row is loaded as delivered.
+    with duckdb.connect(str(Settings(tmp_path / "home").warehouse_path), read_only=True) as con:
+        assert con.execute("select balance_after from raw.deposit_transactions where txn_id = 'T2'").fetchone()[0] == (
+            pytest.approx(1299)
+        )
 
 
 def test_month_rollforward_against_previous_batch(schema_only, tmp_path):
