@@ -168,9 +168,14 @@ THRIFT_SERVER_TUNING = {
 
 def tuning_conf() -> dict[str, str]:
     """Settings for the test banks' tiny tables (a few thousand rows) that leave the SQL alone:
-    two shuffle partitions, warnings-only logs, the JVM options above for the executors."""
+    one shuffle partition, no adaptive re-planning and no whole-stage code generation (planning
+    and compiling cost more than they save on such tables), warnings-only logs, the JVM options
+    above for the executors. Measured on both Spark tests together (2026-12-06, same machine,
+    back to back): 394 CPU-s and 266 s before, 340 CPU-s and 228 s with these three settings."""
     return {
-        "spark.sql.shuffle.partitions": "2",
+        "spark.sql.shuffle.partitions": "1",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.codegen.wholeStage": "false",
         "spark.log.level": "WARN",
         "spark.executor.extraJavaOptions": TEST_JVM_OPTIONS,
     }
