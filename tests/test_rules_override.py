@@ -62,7 +62,11 @@ def test_bank_rules_retier_later_months_only(golden_sequential, golden_jan, tmp_
     assert Settings(other).dbt_env()["TIERWISE_RULES_PATH"] == os.path.relpath(DEFAULT_RULES_DIR, DBT_PROJECT_DIR)
     assert Settings(home).dbt_env()["TIERWISE_RULES_PATH"] == os.path.relpath(home / "rules", DBT_PROJECT_DIR)
     monkeypatch.setenv("TIERWISE_HOME", str(other))
+    environ = dict(os.environ)
     assert main(["run", "--month", MONTHS[1]]) == 0
+    # the settings and months reached dbt on its command line (tierwise-dbt), not through this
+    # process's environment: a refresh leaves os.environ exactly as it found it
+    assert dict(os.environ) == environ
     con = duckdb.connect(str(other / "warehouse" / "build.duckdb"), read_only=True)
     versions = con.execute("select distinct version from rules.tier_thresholds order by 1").fetchall()
     february = con.execute("select distinct threshold_version from marts.fct_customer_tier").fetchall()

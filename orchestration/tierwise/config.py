@@ -5,7 +5,6 @@ Read at call time (never at import time) so tests and operators can point a run 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -43,25 +42,15 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
 
 
+def dbt_launcher() -> str:
+    """`tierwise-dbt` (tierwise/dbt_launch.py, beside this environment's dbt): dbt started with
+    an explicit environment, the executable the code location gives dagster-dbt."""
+    return str(Path(sys.executable).with_name("tierwise-dbt"))
+
+
 def dbt_command(*args: str) -> list[str]:
     """A dbt command line: this environment's dbt on the repository's project and profiles."""
     return [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-
-
-@contextlib.contextmanager
-def scoped_environ(values: dict[str, str]):
-    """os.environ with `values` set for the duration of the block, then exactly as before (for
-    libraries that read the process environment, e.g. dagster-dbt when it starts dbt)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class WarehouseBusy(RuntimeError):

@@ -6,6 +6,8 @@
 
 import hashlib
 import os
+import shutil
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,12 +18,12 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from tierwise.audit import record_run
-from tierwise.config import DBT_PROJECT_DIR, Settings, scoped_environ
+from tierwise.config import DBT_PROJECT_DIR, Settings
 from tierwise.defs.partitions import month_of_partition, monthly_partitions
 from tierwise.defs.resources import TierwiseSettings
 from tierwise.months import as_of_date
 from tierwise.pool import BUILD_POOL
-from tierwise.retention import prune_dbt_targets
+from tierwise.retention import DBT_TARGET_PREFIX, prune_dbt_targets
 from tierwise.rules import record_rules_built, rules_changed_since_last_build
 
 # Failures worth a retry: another process holds the DuckDB file, or the disk hiccuped. A failing
@@ -64,9 +66,6 @@ def prepare_manifest(settings: Settings) -> Path:
     never share a target folder); dbt runs copy the partial-parse file from there. The parse is
     skipped when the manifest there was parsed from the same inputs (manifest_fingerprint):
     loading the code location then costs no dbt process, and a copied home reuses its manifest."""
-    from dbt.cli.main import dbtRunner
-
-    project = dbt_project()
     settings.ensure()
     target = settings.dbt_target_dir
     manifest, stamp = target / "manifest.json", target / "manifest.fingerprint"
@@ -74,13 +73,34 @@ def prepare_manifest(settings: Settings) -> Path:
     if manifest.is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint:
         return manifest
     stamp.unlink(missing_ok=True)
-    parse = ["parse", "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)]
-    with scoped_environ(settings.dbt_env()):  # dbt reads its settings from the process environment
-        result = dbtRunner().invoke([*parse, "--target-path", str(target)])
-    if not result.success:
-        raise RuntimeError(f"dbt parse failed: {result.exception}")
+    # in its own process, with this warehouse's settings as its environment (Settings.run_dbt)
+    result = settings.run_dbt("parse", "--target-path", str(target))
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{(result.stdout + result.stderr)[-4000:]}")
     stamp.write_text(fingerprint + "\n")
     return manifest
+
+
+# set by dagster-dbt itself for each invocation (its unique target folder, JSON logs there)
+SET_BY_DAGSTER_DBT = ("DBT_TARGET_PATH", "DBT_LOG_PATH")
+
+
+def invocation_env(settings: Settings, window: dict[str, str]) -> dict[str, str]:
+    """The environment of one dbt build of this warehouse: its settings and the run's months."""
+    env = {**settings.dbt_env(), **window}
+    return {name: value for name, value in env.items() if name not in SET_BY_DAGSTER_DBT}
+
+
+def invocation_target(settings: Settings, run_id: str) -> Path:
+    """A new target folder for one dbt invocation under the home's dbt target folder (named as
+    dagster-dbt names its own, which retention prunes), holding a copy of the home's partial-parse
+    file so dbt does not parse the whole project again."""
+    target = settings.dbt_target_dir / f"{DBT_TARGET_PREFIX}{run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    target.mkdir(parents=True)
+    partial = settings.dbt_target_dir / "partial_parse.msgpack"
+    if partial.is_file():
+        shutil.copy2(partial, target / partial.name)
+    return target
 
 
 def run_window_env(first_month: str, last_month: str) -> dict[str, str]:
@@ -208,10 +228,11 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
         months = (window["TIERWISE_FROM_MONTH"], window["TIERWISE_AS_OF_MONTH"])
         refuse_dropping_built_months(settings, *months)
         try:
-            # dagster-dbt hands the dbt process a copy of os.environ taken in cli(): set this
-            # warehouse's settings and the run's months for that call only, then restore
-            with scoped_environ({**settings.dbt_env(), **window}):
-                invocation = dbt.cli(args, context=context)
+            # this warehouse's settings and the run's months reach dbt on its command line
+            # (tierwise-dbt, dbt_launch.py), not through this process's environment
+            invocation = dbt.with_env(invocation_env(settings, window)).cli(
+                args, context=context, target_path=invocation_target(settings, context.run.run_id)
+            )
 
             def record_audit(con: duckdb.DuckDBPyConnection) -> None:
                 run_results = invocation.get_artifact("run_results.json")

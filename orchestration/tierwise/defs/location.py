@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from tierwise.config import Settings, dbt_executable
+from tierwise.config import Settings, dbt_launcher
 from tierwise.defs.automation import build_refresh_schedule, monthly_refresh_job, new_batch_sensor
 from tierwise.defs.dbt_assets import build_dbt_assets, dbt_project, prepare_manifest
 from tierwise.defs.freshness import build_freshness_checks, build_freshness_sensor
@@ -28,7 +28,7 @@ def build_definitions(settings: Settings | None = None, dbt_retries: int = 2) ->
         schedules=[build_refresh_schedule()],
         sensors=[new_batch_sensor, build_freshness_sensor(freshness)],
         resources={
-            "dbt": TierwiseDbtCli(project_dir=dbt_project(), dbt_executable=dbt_executable()),
+            "dbt": TierwiseDbtCli(project_dir=dbt_project(), dbt_executable=dbt_launcher()),
             "tierwise": TierwiseSettings.of(settings),
         },
     )

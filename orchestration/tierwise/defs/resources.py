@@ -16,18 +16,33 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from packaging import version
 
-from tierwise.config import Settings, dbt_executable
+from tierwise.config import Settings, dbt_executable, dbt_launcher
+from tierwise.dbt_launch import env_flags
 
 
 class TierwiseDbtCli(DbtCliResource):
-    """DbtCliResource whose dbt version is the installed dbt-core package's when it runs this
-    environment's dbt (the one tierwise pins). dagster-dbt otherwise asks a `dbt --version`
-    process on every run, which costs ~3 CPU-seconds per refresh; any other executable is
-    still asked."""
+    """DbtCliResource on `tierwise-dbt` (dbt with an explicit environment, dbt_launch.py): each
+    invocation's settings travel as its leading arguments (`with_env`). Its dbt version is the
+    installed dbt-core package's when it runs this environment's dbt (the one tierwise pins):
+    dagster-dbt otherwise asks a `dbt --version` process on every run, which costs ~3 CPU-seconds
+    per refresh; any other executable is still asked."""
+
+    def with_env(self, env: dict[str, str]) -> TierwiseDbtCli:
+        """This resource, its dbt started with `env` over the Dagster process's environment."""
+        if Path(self.dbt_executable) != Path(dbt_launcher()):
+            raise ValueError(f"an environment needs tierwise-dbt as the dbt executable, not {self.dbt_executable}")
+        return TierwiseDbtCli(
+            project_dir=self.project_dir,
+            profiles_dir=self.profiles_dir,
+            profile=self.profile,
+            target=self.target,
+            dbt_executable=self.dbt_executable,
+            global_config_flags=[*env_flags(env), *self.global_config_flags],
+        )
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable) == Path(dbt_executable()):
+        if Path(self.dbt_executable) in (Path(dbt_executable()), Path(dbt_launcher())):
             from dbt.version import __version__
 
             return version.parse(__version__)
