@@ -136,6 +136,11 @@ def test_docs_site_has_exposures_described_columns_and_column_lineage(golden_doc
         assert all(c["description"].strip() for c in node["columns"].values()), node["name"]
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
     assert {"serving_database", "monthly_review"} <= set(exposures)
+    # the governed metrics and their semantic models are in the site, described (docs/metrics.md)
+    metrics = {m["name"]: m for m in manifest["metrics"].values()}
+    assert {"aum_retention_rate", "customers_on_book", "private_banker_load"} <= set(metrics)
+    assert all(m["description"].strip() for m in metrics.values())
+    assert {"tier_months", "customer_months"} <= {s["name"] for s in manifest["semantic_models"].values()}
     lineage = json.loads((docs / "column_lineage.json").read_text())["marts"]
     aum = lineage["fct_customer_month"]["aum_cny"]["sources"]
     assert {"raw.deposit_balances.ledger_balance", "raw.product_holdings.holding_value",

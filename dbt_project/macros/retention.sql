@@ -4,7 +4,9 @@
     (fct_customer_tier) and `customer_month` (fct_customer_month). Per month (and group):
     customers_last_month (on book at the previous month end), still_on_book,
     aum_retention_rate = their AUM this month (0 for those who left) / their AUM last month, and
-    customer_retention_rate = still_on_book / customers_last_month. A month whose previous month
+    customer_retention_rate = still_on_book / customers_last_month, and the two AUM sums behind
+    the AUM rate (aum_last_month_cny, aum_retained_cny: what the semantic layer's ratio metrics
+    add up over tiers and months). A month whose previous month
     was not built has no row (the rates are null where the caller left-joins). -#}
 {% macro last_month_customers(by=none) -%}
     select
@@ -14,6 +16,8 @@
         {%- endif %}
         count(*) as customers_last_month,
         count(this_month.customer_id) as still_on_book,
+        sum(previous_month.aum_cny) as aum_last_month_cny,
+        sum(coalesce(this_month.aum_cny, 0)) as aum_retained_cny,
         -- ratios in double on every engine (DuckDB divides decimals in double; Spark would not)
         cast(sum(coalesce(this_month.aum_cny, 0)) as double)
         / nullif(cast(sum(previous_month.aum_cny) as double), 0) as aum_retention_rate,

@@ -309,6 +309,50 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
+    """The governed metrics (docs/metrics.md), answered by MetricFlow from the published marts."""
+    import csv
+
+    from tierwise.metrics import Metrics
+    from tierwise.safe_text import csv_text
+
+    try:
+        with Metrics(settings) as metrics:
+            if args.action == "list":
+                for metric in metrics.catalogue():
+                    print(f"{metric['name']:<32} {metric['type']:<7} {metric['description']}")
+                return 0
+            months = metrics.months()
+            start = months[-args.last_months] if args.last_months and months else None
+            answer = metrics.query(
+                [name.strip() for name in args.metrics.split(",") if name.strip()],
+                [name.strip() for name in args.group_by.split(",") if name.strip()],
+                start=start,
+                where=args.where or (),
+            )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"[metrics] {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # MetricFlow's own errors name the metric or dimension it cannot resolve
+        print(f"[metrics] {type(exc).__name__}: {str(exc).strip()[:2000]}", file=sys.stderr)
+        return 2
+    cells = [[csv_text(v) if isinstance(v, str) else ("" if v is None else str(v)) for v in row] for row in answer.rows]
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(answer.columns)
+            writer.writerows(cells)
+        print(f"[metrics] {len(cells)} rows -> {args.csv}")
+        return 0
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(answer.columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(answer.columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    if args.sql:
+        print(answer.sql)
+    return 0
+
+
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     """dbt docs (lineage graph, every column described) + column-level lineage, as a static folder."""
     from tierwise.docs import build_docs
@@ -515,6 +559,27 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--lang", choices=["zh", "en"], default="en", help="words (default en)")
     exp.add_argument("--json", action="store_true", help="machine-readable JSON instead of words")
     exp.set_defaults(func=cmd_explain)
+
+    met = sub.add_parser(
+        "metrics",
+        help="the governed metrics (dbt semantic layer), answered from the published marts",
+        description="List the metrics the semantic layer defines (dbt_project/models/semantic/, docs/metrics.md) "
+        "or query them: MetricFlow compiles the request to SQL over the marts and runs it on the published "
+        "serving file, read-only. Example: tierwise metrics query --metrics aum_retention_rate "
+        "--group-by metric_time__month,tier_month__tier --last-months 6",
+    )
+    met.add_argument("action", choices=["list", "query"], help="list the metrics, or query some")
+    met.add_argument("--metrics", default="", help="metric names, comma-separated (query)")
+    met.add_argument(
+        "--group-by", default="metric_time__month", help="dimensions, comma-separated (default metric_time__month)"
+    )
+    met.add_argument("--last-months", type=int, default=None, help="only the last N published months")
+    met.add_argument(
+        "--where", action="append", help="a MetricFlow filter, e.g. \"{{ Dimension('tier_month__tier') }} = 'gold'\""
+    )
+    met.add_argument("--csv", default=None, help="write the answer to this CSV file (text cells formula-safe)")
+    met.add_argument("--sql", action="store_true", help="also print the SQL MetricFlow ran")
+    met.set_defaults(func=cmd_metrics)
 
     docs = sub.add_parser(
         "docs",

@@ -232,7 +232,8 @@ final as (
         {%- for column in threshold_columns %}
             scored.{{ column }},
         {%- endfor %}
-        band_ranges.risk_band = 'high' and scored.tier_rank >= scored.watchlist_min_tier_rank as is_watchlist
+        band_ranges.risk_band = 'high' and scored.tier_rank >= scored.watchlist_min_tier_rank as is_watchlist,
+        scored.aum_cny
     from scored
     inner join band_ranges
         on

@@ -71,6 +71,7 @@ month_figures as (
         count(*) as customers,
         sum(aum_cny) as aum_cny,
         avg(has_rm) as rm_coverage_rate,
+        sum(has_rm) as customers_with_rm,
         sum(case when tier_change = 'up' then 1 else 0 end) as upgraded,
         sum(case when tier_change = 'down' then 1 else 0 end) as downgraded
     from on_book
@@ -90,6 +91,15 @@ final as (
         cast(month_figures.rm_coverage_rate as double) as rm_coverage_rate,
         last_month_customers.aum_retention_rate,
         last_month_customers.customer_retention_rate,
+        -- the parts of the rates below, for sums over months (the semantic layer, docs/metrics.md)
+        cast(month_figures.upgraded as integer) as upgraded_customers,
+        cast(month_figures.downgraded as integer) as downgraded_customers,
+        cast(last_month_customers.still_on_book as integer) as customers_retained,
+        cast(last_month_customers.aum_last_month_cny as decimal(18, 2)) as aum_last_month_cny,
+        cast(last_month_customers.aum_retained_cny as decimal(18, 2)) as aum_retained_cny,
+        cast(month_figures.customers_with_rm as integer) as customers_with_rm,
+        cast(last_month_customers.customers_last_month - last_month_customers.still_on_book as integer)
+            as departed_customers,
         -- ratios in double on every engine (DuckDB divides decimals in double; Spark would not)
         cast(month_figures.upgraded as double) / last_month_customers.customers_last_month as upgrade_rate,
         cast(month_figures.downgraded as double) / last_month_customers.customers_last_month as downgrade_rate,

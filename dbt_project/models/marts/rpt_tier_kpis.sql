@@ -46,6 +46,8 @@ current_members as (
         run_tiers.tier,
         count(*) as customers,
         sum(customer_month.aum_cny) as aum_cny,
+        sum(customer_month.product_categories_held) as product_categories_held,
+        count(rm.rm_id) as customers_with_rm,
         avg(cast(customer_month.product_categories_held as double)) as avg_product_categories,
         avg(case when rm.rm_id is not null then cast(1 as double) else cast(0 as double) end) as rm_coverage_rate
     from run_tiers
@@ -79,6 +81,13 @@ final as (
         cast(current_members.rm_coverage_rate as double) as rm_coverage_rate,
         retention.aum_retention_rate,
         retention.customer_retention_rate,
+        -- the parts of the ratios above, for sums over tiers and months (the semantic layer)
+        cast(coalesce(current_members.product_categories_held, 0) as integer) as product_categories_held,
+        cast(coalesce(current_members.customers_with_rm, 0) as integer) as customers_with_rm,
+        cast(retention.customers_last_month as integer) as customers_last_month,
+        cast(retention.still_on_book as integer) as customers_retained,
+        cast(retention.aum_last_month_cny as decimal(18, 2)) as aum_last_month_cny,
+        cast(retention.aum_retained_cny as decimal(18, 2)) as aum_retained_cny,
         -- ratios in double on every engine (DuckDB divides decimals in double; Spark would not)
         cast(coalesce(current_members.aum_cny, 0) as double)
         / nullif(cast(month_totals.total_aum_cny as double), 0) as aum_share

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import jinja2
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -18,6 +17,7 @@ from tierwise.config import REPO_ROOT
 from tierwise.reporting import charts, tables
 from tierwise.reporting.data import ReviewData
 from tierwise.reporting.words import Words, is_missing
+from tierwise.safe_text import FORMULA_PREFIXES, excel_text
 
 TEMPLATE_DIR = REPO_ROOT / "reports"
 NUMBER_FORMATS = {
@@ -83,16 +83,6 @@ def write_pdf(html: str, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------- Excel
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may read as a formula (OWASP)
-
-
-def excel_text(value: str) -> str:
-    """Text as a workbook or a page can hold it: the control characters XML 1.0 forbids are
-    removed (openpyxl refuses them, HTML calls them a parse error; an extract may carry them in
-    any text column)."""
-    return ILLEGAL_CHARACTERS_RE.sub("", value)
-
-
 def _page_value(value):
     """Jinja's finalize for the HTML page: every value printed from the marts loses the control
     characters (autoescape then escapes markup); our own SVG (Markup) is left as it is."""

@@ -1,0 +1,27 @@
+"""Text from an extract, made safe to hand to a spreadsheet, a page or a CSV file.
+
+Any text column of a delivered file can carry control characters or start like a formula
+(`=HYPERLINK(...)`, `+1`, `@SUM`): the report's workbook and page, the explorer's downloads and
+`tierwise metrics --csv` all pass text through here."""
+
+from __future__ import annotations
+
+import re
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may read as a formula (OWASP)
+# the control characters XML 1.0 forbids (openpyxl's ILLEGAL_CHARACTERS_RE)
+_ILLEGAL_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
+def excel_text(value: str) -> str:
+    """Text as a workbook or a page can hold it: the control characters XML 1.0 forbids are
+    removed (openpyxl refuses them, HTML calls them a parse error; an extract may carry them in
+    any text column)."""
+    return _ILLEGAL_CHARACTERS.sub("", value)
+
+
+def csv_text(value: str) -> str:
+    """A CSV cell a spreadsheet opens as text: control characters removed and, when it starts
+    like a formula, a leading apostrophe (OWASP's advice for CSV injection)."""
+    text = excel_text(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
