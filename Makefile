@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_CUSTOMERS ?= 10000
 DEMO_MONTHS ?= 12
 
-.PHONY: demo test test-fast lint install clean dagster sysdeps bench
+.PHONY: demo test test-fast lint install clean dagster explore sysdeps bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,10 @@ install: $(INSTALLED) sysdeps
 ## sysdeps: Debian packages the reports need — a CJK font for Chinese PDFs and charts (the report
 ## must not depend on a font the machine happens to have), Pango for WeasyPrint, poppler-utils for
 ## the PDF tests, HarfBuzz's subsetter (without it WeasyPrint falls back to fontTools, which takes
-## ~30 s per PDF to subset the CJK font instead of ~1 s), and eatmydata for the test suite (below).
+## ~30 s per PDF to subset the CJK font instead of ~1 s), eatmydata for the test suite (below), and
+## Chromium, the browser the explorer's test drives through Playwright (never a browser download).
 ## Installs only what is missing (as root, or through sudo).
-SYSTEM_PACKAGES := fonts-noto-cjk fontconfig libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils eatmydata
+SYSTEM_PACKAGES := fonts-noto-cjk fontconfig libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils eatmydata chromium
 sysdeps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -40,6 +41,12 @@ sysdeps:
 ## demo: generate a synthetic bank, load it, build every month, print where the outputs are.
 demo: $(INSTALLED) sysdeps
 	$(BIN)/tierwise demo --customers $(DEMO_CUSTOMERS) --months $(DEMO_MONTHS)
+
+## explore: the segment explorer on the $(TIERWISE_HOME) warehouse, http://127.0.0.1:8501 (Ctrl-C
+## stops it); builds the demo bank first when nothing is published there yet.
+explore: $(INSTALLED) sysdeps
+	test -e $(TIERWISE_HOME)/serving/serving.duckdb || $(BIN)/tierwise demo --customers $(DEMO_CUSTOMERS) --months $(DEMO_MONTHS)
+	$(BIN)/tierwise explore
 
 ## dagster: the Dagster UI on the $(TIERWISE_HOME) warehouse, http://127.0.0.1:3000 (Ctrl-C stops it).
 dagster: $(INSTALLED)

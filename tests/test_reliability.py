@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -27,8 +26,9 @@ import duckdb
 import openpyxl
 import pytest
 import warehouses
-from golden_bank import CUSTOMERS, MONTHS
+from golden_bank import MONTHS
 from landing_builder import write_batch
+from pii import leaks
 from tierwise.cli import main
 from tierwise.config import Settings
 from warehouses import TIERWISE, cli, cli_env, derived, snapshot
@@ -310,15 +310,6 @@ def test_bi_readers_during_a_refresh_see_one_whole_publication(golden_feb, tmp_p
 
 
 # -------------------------------------------------------------------------------------- PII
-ID_NUMBER = re.compile(r"(?<![0-9A-Za-z.])\d{17}[\dXx](?![0-9A-Za-z])")
-PHONE = re.compile(r"(?<![0-9A-Za-z.])1\d{10}(?![0-9A-Za-z])")
-
-
-def _leaks(text: str) -> list[str]:
-    found = [v for c in CUSTOMERS for v in c[1:4] if v in text]
-    return found + ID_NUMBER.findall(text) + PHONE.findall(text)
-
-
 def _text_of(path: Path) -> str:
     if path.suffix == ".pdf":
         return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
@@ -340,20 +331,20 @@ def test_nothing_published_carries_pii(golden_docs):
     tables = con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
     for schema, table in tables:
         text = str(con.execute(f'select * from {schema}."{table}"').fetchall())
-        assert not _leaks(text), (schema, table, _leaks(text)[:3])
+        assert not leaks(text), (schema, table, leaks(text)[:3])
     con.close()
     files = [p for p in (home / "serving" / "parquet" / "current").resolve().rglob("*.parquet")]
     files += [p for p in (home / "reports").rglob("monthly_review.*")]
     files += [p for p in (home / "docs").rglob("*") if p.suffix in (".html", ".json")]
     assert len(files) > 20 and (home / "docs" / "index.html") in files
     for path in files:
-        assert not _leaks(_text_of(path)), path
+        assert not leaks(_text_of(path)), path
     # what the orchestration keeps: Dagster's run and event storage and compute logs, dbt's
     # artifacts and logs (read as bytes: SQLite files hold their text as UTF-8)
     kept = [p for root in ("dagster", "dbt", "logs") for p in (home / root).rglob("*") if p.is_file()]
     assert len(kept) > 20
     for path in kept:
-        assert not _leaks(path.read_bytes().decode("utf-8", errors="replace")), path
+        assert not leaks(path.read_bytes().decode("utf-8", errors="replace")), path
 
 
 @pytest.mark.reliability("pii")

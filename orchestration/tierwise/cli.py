@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -353,6 +354,34 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def explorer_command(port: int, address: str = "127.0.0.1") -> list[str]:
+    """Streamlit serving the segment explorer (orchestration/tierwise/explorer/app.py) on this
+    machine only, headless, without Streamlit's usage statistics."""
+    from tierwise.config import REPO_ROOT
+
+    app = REPO_ROOT / "orchestration" / "tierwise" / "explorer" / "app.py"
+    return [str(Path(sys.executable).with_name("streamlit")), "run", str(app), "--server.address", address,
+            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none", "--global.developmentMode", "false",
+            "--client.toolbarMode", "viewer"]  # fmt: skip
+
+
+def cmd_explore(args: argparse.Namespace, settings: Settings) -> int:
+    """The segment explorer in the browser, on this warehouse's publication (Ctrl-C stops it)."""
+    import subprocess
+
+    if not (settings.home / "serving" / "serving.duckdb").exists():
+        print(f"[explore] nothing published under {settings.home}: run `tierwise run` (or `make demo`) first",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    print(f"[explore] http://{args.address}:{args.port}/ on {settings.home} (Ctrl-C stops it)", flush=True)
+    env = {**os.environ, "TIERWISE_HOME": str(settings.home)}
+    try:
+        return subprocess.run(explorer_command(args.port, args.address), env=env, check=False).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     """dbt docs (lineage graph, every column described) + column-level lineage, as a static folder."""
     from tierwise.docs import build_docs
@@ -580,6 +609,17 @@ def build_parser() -> argparse.ArgumentParser:
     met.add_argument("--csv", default=None, help="write the answer to this CSV file (text cells formula-safe)")
     met.add_argument("--sql", action="store_true", help="also print the SQL MetricFlow ran")
     met.set_defaults(func=cmd_metrics)
+
+    explore = sub.add_parser(
+        "explore",
+        help="the segment explorer in the browser (overview, watchlist, customer 360, what-if)",
+        description="Start the segment explorer (Streamlit) on the published serving file, read-only: KPIs and "
+        "migration with drill-down, the watchlist with downloads, a customer's months, and a what-if of new "
+        "thresholds computed by the dbt tier models on a scratch copy. Chinese and English; masked names only.",
+    )
+    explore.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    explore.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1 only)")
+    explore.set_defaults(func=cmd_explore)
 
     docs = sub.add_parser(
         "docs",

@@ -25,3 +25,27 @@ def csv_text(value: str) -> str:
     like a formula, a leading apostrophe (OWASP's advice for CSV injection)."""
     text = excel_text(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def xlsx_bytes(columns: list[str], rows: list[list]) -> bytes:
+    """A one-sheet workbook of a table: text cells stay text (never a formula, quotePrefix when
+    they start like one), numbers stay numbers."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append([excel_text(str(c)) for c in columns])
+    for r, row in enumerate(rows, start=2):
+        for c, value in enumerate(row, start=1):
+            cell = sheet.cell(r, c)
+            if isinstance(value, str):
+                cell.value = excel_text(value)
+                cell.data_type = "s"
+                cell.quotePrefix = cell.value.startswith(FORMULA_PREFIXES)
+            else:
+                cell.value = value
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
