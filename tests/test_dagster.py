@@ -63,7 +63,9 @@ def test_definitions_load_one_graph_from_landing_to_marts(defs):
 
 def test_dbt_args_are_validated():
     assert build_args(False) == ["build", "--exclude-resource-type", "unit_test"]
-    assert build_args(True)[-1] == "--full-refresh"
+    assert build_args(True) == ["build", "--exclude-resource-type", "unit_test", "--full-refresh", "--threads", "1"]
+    # a backfill builds one node at a time (its two largest queries never share the memory limit)
+    assert build_args(False, 12)[-2:] == ["--threads", "1"] and "--threads" not in build_args(False, 1)
     # the months reach dbt as environment variables (a new --vars value re-parses the project)
     assert run_window_env("2025-09-01", "2025-10-01") == {
         "TIERWISE_FROM_MONTH": "2025-09",

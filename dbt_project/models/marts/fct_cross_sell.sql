@@ -1,10 +1,8 @@
 {#- Incremental by month (it grows with customers x categories x months): a run rewrites the
     months from from_month (default as_of_month) to as_of_month and drops later ones
-    (dbt_project.yml, monthly_incremental).
-    Built after fct_churn_signals, never beside it: the two are the largest queries of a full
-    build and share DuckDB's one memory_limit; run side by side at 1M customers x 12 months they
-    ran out of memory, one after the other they fit. -#}
--- depends_on: {{ ref('fct_churn_signals') }}
+    (dbt_project.yml, monthly_incremental). With fct_churn_signals, the largest query of a full
+    build: a run of more than one month builds one node at a time so the two never share
+    DuckDB's memory_limit (orchestration/tierwise/defs/dbt_assets.py, build_args). -#}
 with tiers as (
     select
         customer_id,

@@ -112,13 +112,23 @@ def run_window_env(first_month: str, last_month: str) -> dict[str, str]:
     return {"TIERWISE_FROM_MONTH": first, "TIERWISE_AS_OF_MONTH": last}
 
 
-def build_args(full_refresh: bool) -> list[str]:
+def build_args(full_refresh: bool, months: int = 1) -> list[str]:
     """dbt CLI arguments for a refresh (data tests included, unit tests not); the months travel
-    in run_window_env."""
+    in run_window_env.
+
+    A run of more than one month (a backfill, or any full refresh) builds one node at a time
+    (`--threads 1`): its largest queries (fct_churn_signals and fct_cross_sell over every month)
+    share DuckDB's one memory_limit, and side by side at 1M customers x 12 months they ran out of
+    memory; one after the other they fit. DuckDB still spreads each query over every core. A
+    month's run keeps the profile's threads: its queries are a month's size."""
     # dbt unit tests check SQL logic on fixed fixtures, not the month's data: they run in
     # `make test` (tests/test_dbt_unit_tests.py), not in every production refresh, as dbt advises
     args = ["build", "--exclude-resource-type", "unit_test"]
-    return [*args, "--full-refresh"] if full_refresh else args
+    if full_refresh:
+        args.append("--full-refresh")
+    if full_refresh or months > 1:
+        args += ["--threads", "1"]
+    return args
 
 
 def refuse_dropping_built_months(settings: Settings, first: str, last: str) -> None:
@@ -223,7 +233,7 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
         settings.ensure()
         keys = context.partition_keys
         window = run_window_env(keys[0], keys[-1])
-        args = build_args(rules_changed_since_last_build(settings))
+        args = build_args(rules_changed_since_last_build(settings), len(keys))
         context.log.info(f"dbt {' '.join(args)} for {window}")
         months = (window["TIERWISE_FROM_MONTH"], window["TIERWISE_AS_OF_MONTH"])
         refuse_dropping_built_months(settings, *months)
