@@ -25,6 +25,7 @@ import pytest
 from pii import leaks
 from tierwise.cli import explorer_command
 from tierwise.config import Settings
+from tierwise.safe_text import markdown_text
 from tierwise.whatif import WhatIfError, what_if
 from warehouses import snapshot
 
@@ -228,6 +229,12 @@ def test_what_if_moves_the_hand_worked_customers_and_refuses_bad_rules(golden_se
             what_if(settings, "2025-05", bad, None)
     with pytest.raises(WhatIfError, match="at least 1 month"):
         what_if(settings, "2025-05", None, 0)
+
+
+def test_text_in_headings_and_messages_shows_as_typed():
+    # what the explorer puts in a heading or a message: no link, image or emphasis can form
+    assert markdown_text("G1](http://x) ![i](y) *b*") == "G1\\]\\(http://x\\) \\!\\[i\\]\\(y\\) \\*b\\*"
+    assert markdown_text("张* · G13") == "张\\* · G13"
 
 
 if __name__ == "__main__":  # pragma: no cover - `python tests/test_explorer.py` runs the browser test

@@ -27,6 +27,15 @@ def csv_text(value: str) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+MARKDOWN_SPECIALS = frozenset("\\`*_{}[]<>()#+-.!|~$")
+
+
+def markdown_text(text: str) -> str:
+    """Text shown where a page reads markdown (a Streamlit heading or message): every markdown
+    character escaped, so it shows as typed and never becomes a link, an image or markup."""
+    return "".join("\\" + ch if ch in MARKDOWN_SPECIALS else ch for ch in str(text))
+
+
 def xlsx_bytes(columns: list[str], rows: list[list]) -> bytes:
     """A one-sheet workbook of a table: text cells stay text (never a formula, quotePrefix when
     they start like one), numbers stay numbers."""

@@ -20,7 +20,7 @@ from tierwise.config import Settings
 from tierwise.explorer.data import WATCHLIST_LIMIT, Publication
 from tierwise.reporting.words import Words
 from tierwise.rules import active_rules_dir
-from tierwise.safe_text import csv_text, xlsx_bytes
+from tierwise.safe_text import csv_text, markdown_text, xlsx_bytes
 
 SETTINGS = Settings.from_env()
 
@@ -185,7 +185,7 @@ def customer() -> None:
     if not chosen:
         return
     who = pub.customer(chosen).iloc[0]
-    st.subheader(f"{who['customer_id']} · {who['masked_name']}")
+    st.subheader(markdown_text(f"{who['customer_id']} · {who['masked_name']}"))
     table(
         pd.DataFrame(
             {
@@ -272,7 +272,7 @@ def what_if_page() -> None:
         with st.spinner(say("run_what_if")):
             result = what_if(SETTINGS, month.strftime("%Y-%m"), changed, int(grace))
     except WhatIfError as exc:
-        st.error(str(exc))
+        st.error(markdown_text(str(exc)))
         return
     st.success(say("moving", customers=w.count(result.customers_moving), aum=w.money(result.aum_moving_cny)))
     for key, moves in (("held_moves", result.held_moves), ("raw_moves", result.raw_moves)):
