@@ -312,10 +312,8 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     """The governed metrics (docs/metrics.md), answered by MetricFlow from the published marts."""
-    import csv
-
     from tierwise.metrics import Metrics
-    from tierwise.safe_text import csv_text
+    from tierwise.safe_text import csv_bytes, csv_text
 
     try:
         with Metrics(settings) as metrics:
@@ -339,10 +337,7 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     cells = [[csv_text(v) if isinstance(v, str) else ("" if v is None else str(v)) for v in row] for row in answer.rows]
     if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(answer.columns)
-            writer.writerows(cells)
+        Path(args.csv).write_bytes(csv_bytes(answer.columns, answer.rows))
         print(f"[metrics] {len(cells)} rows -> {args.csv}")
         return 0
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(answer.columns)]

@@ -36,6 +36,19 @@ def markdown_text(text: str) -> str:
     return "".join("\\" + ch if ch in MARKDOWN_SPECIALS else ch for ch in str(text))
 
 
+def csv_bytes(columns: list[str], rows: list[list], bom: bool = False) -> bytes:
+    """A CSV file of a table (Python's csv quoting): text cells through csv_text, None empty,
+    numbers as they print. `bom`: a UTF-8 byte-order mark first, so Excel reads Chinese right."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([csv_text(str(c)) for c in columns])
+    writer.writerows([[csv_text(v) if isinstance(v, str) else ("" if v is None else str(v)) for v in r] for r in rows])
+    return out.getvalue().encode("utf-8-sig" if bom else "utf-8")
+
+
 def xlsx_bytes(columns: list[str], rows: list[list]) -> bytes:
     """A one-sheet workbook of a table: text cells stay text (never a formula, quotePrefix when
     they start like one), numbers stay numbers."""

@@ -61,6 +61,18 @@ class WhatIf:
         return Decimal(str(self.held_moves["aum_cny"].sum())) if len(self.held_moves) else Decimal(0)
 
 
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def _edited_rules(settings: Settings, month: str, min_aum: dict[str, str] | None, grace_months: int | None,
                   folder: Path) -> None:  # fmt: skip
     """The rules in force, with the edits: thresholds as a new version from the month's first day."""
@@ -68,8 +80,7 @@ def _edited_rules(settings: Settings, month: str, min_aum: dict[str, str] | None
         shutil.copyfile(source, folder / source.name)
     if min_aum:
         path = folder / "tier_thresholds.csv"
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        rows = _read_rows(path)
         start = as_of_date(month).replace(day=1).isoformat()
         in_force = max((r["effective_from"] for r in rows if r["effective_from"] <= as_of_date(month).isoformat()),
                        default=None)  # fmt: skip
@@ -86,24 +97,16 @@ def _edited_rules(settings: Settings, month: str, min_aum: dict[str, str] | None
             except InvalidOperation:
                 raise WhatIfError(f"threshold of {row['tier']} is not a number: {value!r}") from None
             rows.append({**row, "version": WHAT_IF_VERSION, "effective_from": start, "min_aum_cny": str(amount)})
-        rows = [r for r in rows if not (r["effective_from"] == start and r["version"] != WHAT_IF_VERSION)]
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        _write_rows(path, [r for r in rows if not (r["effective_from"] == start and r["version"] != WHAT_IF_VERSION)])
     if grace_months is not None:
         if grace_months < 1:
             raise WhatIfError("the downgrade grace is at least 1 month")
         path = folder / "tier_policy.csv"
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        rows = _read_rows(path)
         for row in rows:
             if row["policy_key"] == "downgrade_grace_months":
                 row["policy_value"] = str(int(grace_months))
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        _write_rows(path, rows)
 
 
 def _copy_build_database(settings: Settings, target: Path) -> None:

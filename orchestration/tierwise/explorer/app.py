@@ -20,7 +20,7 @@ from tierwise.config import Settings
 from tierwise.explorer.data import WATCHLIST_LIMIT, Publication
 from tierwise.reporting.words import Words
 from tierwise.rules import active_rules_dir
-from tierwise.safe_text import csv_text, markdown_text, xlsx_bytes
+from tierwise.safe_text import csv_bytes, excel_text, markdown_text, xlsx_bytes
 
 SETTINGS = Settings.from_env()
 
@@ -49,8 +49,10 @@ def say(key: str, **values) -> str:
 
 
 def table(frame: pd.DataFrame) -> None:
-    """A plain HTML table (values in the page, not on a canvas); the index is not shown."""
-    st.table(frame.reset_index(drop=True).style.hide(axis="index").format(escape="html"))
+    """A plain HTML table (values in the page, not on a canvas); the index is not shown. Text
+    cells lose the control characters HTML refuses (excel_text) and are HTML-escaped."""
+    cleaned = frame.reset_index(drop=True).map(lambda v: excel_text(v) if isinstance(v, str) else v)
+    st.table(cleaned.style.hide(axis="index").format(escape="html"))
 
 
 def month_picker(months: list[datetime.date], key: str) -> datetime.date:
@@ -163,17 +165,11 @@ def watchlist() -> None:
     table(shown.head(WATCHLIST_LIMIT))
     columns = list(shown.columns)
     values = [[v if isinstance(v, str) else (None if pd.isna(v) else v) for v in r] for r in shown.itertuples(False)]
-    csv_rows = [",".join(_csv_cell(v) for v in r) for r in [columns, *values]]
     a, b = st.columns(2)
-    a.download_button(say("download_csv"), ("\n".join(csv_rows) + "\n").encode("utf-8-sig"),
-                      f"watchlist_{month}.csv", "text/csv")  # fmt: skip
+    a.download_button(say("download_csv"), csv_bytes(columns, values, bom=True), f"watchlist_{month}.csv",
+                      "text/csv")  # fmt: skip
     b.download_button(say("download_xlsx"), xlsx_bytes(columns, values), f"watchlist_{month}.xlsx",
                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
-
-
-def _csv_cell(value) -> str:
-    text = csv_text(value) if isinstance(value, str) else ("" if value is None else str(value))
-    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
 
 
 # --------------------------------------------------------------------------- customer 360
