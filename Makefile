@@ -9,6 +9,13 @@ INSTALLED := $(VENV)/.installed
 export TIERWISE_HOME ?= $(CURDIR)/.tierwise
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
+# Python may cache compiled modules (__pycache__) for every command here. A machine that sets
+# PYTHONDONTWRITEBYTECODE (this one's image does) makes every new Python process compile dbt,
+# Dagster and pandas from source again: ~5-8 CPU-s per process, and a refresh starts several
+# (the CLI, dbt, the report), the test suite hundreds. The install stays --no-compile: modules
+# are compiled once, when first imported, not all of site-packages (pyspark, streamlit...) up front.
+unexport PYTHONDONTWRITEBYTECODE
+
 DEMO_CUSTOMERS ?= 10000
 DEMO_MONTHS ?= 12
 
