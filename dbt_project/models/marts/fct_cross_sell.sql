@@ -78,8 +78,8 @@ base as (
 ),
 
 -- The suitability rules (docs/business-rules.md), each a condition on one customer-month x product row `c`
--- (true = refused). Written once, used twice: to pick each category's product over every
--- candidate (booleans only), then to word the refusal for the one product picked.
+-- (true = refused): they word the refusal of the one product picked below, and the pick
+-- (limits .. picked_rows) applies the same three rules, null included, without a row per product.
 {%- set age_refused -%}
     coalesce(c.family = 'credit' and c.age_years < rules.credit_min_age, false)
 {%- endset -%}
@@ -93,64 +93,167 @@ base as (
 {%- set funds_refused -%}
     coalesce(c.aum_component in ('deposit', 'investment') and c.min_purchase_cny > c.deposit_eom_cny, false)
 {%- endset -%}
-{#- a customer-month x product row: the customer-month (base) and these product columns -#}
+{#- a picked row: the customer-month's columns (base) and these product columns, product_order last -#}
 {%- set offer_columns = [
-    'product_code', 'category', 'family', 'aum_component', 'risk_rating', 'risk_rank', 'min_purchase_cny',
-    'product_order'
+    'product_code', 'category', 'family', 'aum_component', 'risk_rating', 'risk_rank', 'min_purchase_cny'
+] %}
+{%- set base_columns = [
+    'customer_id', 'as_of_date', 'tier', 'life_stage', 'age_years', 'risk_level', 'risk_assessment_valid',
+    'deposit_eom_cny', 'customer_risk_rank'
 ] %}
 
-candidates as (
+-- The pick without a customer x product row. Of the three rules, age and risk depend on the
+-- customer only through two values: the highest product risk rank the customer may buy
+-- (risk_limit: their own rank when the assessment is valid, the unassessed maximum when it is
+-- not; null when unknown, which refuses nothing, as the conditions above) and whether they are
+-- under the credit age. Funds is a threshold: a product passes when its funds_needed (the
+-- min purchase of a deposit or investment product; null for others, always passing) is at most
+-- the customer's deposits. So for each month, category, risk_limit and under_age (a few dozen
+-- keys a month), the pick as a function of the customer's deposits is a step function: sorted
+-- by funds_needed, the running minimum of product_order, each step an interval [lo, hi).
+limits as (
     select
-        {%- for column in offer_columns %}
-            products.{{ column }},
+        {%- for column in base_columns %}
+            base.{{ column }},
         {%- endfor %}
-        base.*
+        case
+            when base.risk_assessment_valid then base.customer_risk_rank
+            when not base.risk_assessment_valid then rules.max_risk_unassessed
+        end as risk_limit,
+        coalesce(base.age_years < rules.credit_min_age, false) as under_age
     from base
-    inner join products on base.as_of_date = products.as_of_date
-    left join held
-        on
-            base.customer_id = held.customer_id
-            and base.as_of_date = held.as_of_date
-            and products.category = held.category
-    where held.category is null
-),
-
--- Per category: the suitable product with the lowest risk, then lowest min purchase, then
--- lowest code (product_order); when none is suitable, the product first in that order explains
--- the refusal. An aggregate over narrow rows, not a sort of every wide customer x product row:
--- at 1M customers x 12 months that is ~260M candidates.
-preferred as (
-    select
-        c.customer_id,
-        c.as_of_date,
-        c.category,
-        coalesce(
-            min(
-                case
-                    when not {{ age_refused }} and not {{ risk_refused }} and not {{ funds_refused }}
-                        then c.product_order
-                end
-            ),
-            min(c.product_order)
-        ) as product_order
-    from candidates as c
     cross join rules
-    group by c.customer_id, c.as_of_date, c.category
 ),
 
+-- risk_limit as a join key: null (refuses nothing) as -1, never a rank
+profiles as (
+    select distinct
+        as_of_date,
+        risk_limit,
+        under_age,
+        coalesce(risk_limit, -1) as limit_key
+    from limits
+),
+
+categories as (
+    select distinct
+        as_of_date,
+        category
+    from products
+),
+
+-- the products each profile may buy on the age and risk rules, with the funds they need
+eligible as (
+    select
+        profiles.as_of_date,
+        products.category,
+        profiles.limit_key,
+        profiles.under_age,
+        products.product_order,
+        case
+            when coalesce(products.aum_component in ('deposit', 'investment'), false) then products.min_purchase_cny
+        end as funds_needed
+    from profiles
+    inner join products on profiles.as_of_date = products.as_of_date
+    where
+        not coalesce(products.risk_rank > profiles.risk_limit, false)
+        and not (profiles.under_age and coalesce(products.family = 'credit', false))
+),
+
+steps as (
+    select
+        as_of_date,
+        category,
+        limit_key,
+        under_age,
+        funds_needed as lo,
+        min(product_order) as best_at_lo
+    from eligible
+    group by as_of_date, category, limit_key, under_age, funds_needed
+),
+
+-- lo null: from minus infinity; hi null: to plus infinity (a customer whose deposits are
+-- unknown is refused on no funds rule, so gets the last interval)
+intervals as (
+    select
+        as_of_date,
+        category,
+        limit_key,
+        under_age,
+        lo,
+        lead(lo) over (partition by as_of_date, category, limit_key, under_age order by lo nulls first) as hi,
+        min(best_at_lo) over (
+            partition by as_of_date, category, limit_key, under_age
+            order by lo nulls first
+            rows between unbounded preceding and current row
+        ) as product_order
+    from steps
+),
+
+-- below the lowest funds needed, or when the profile may buy nothing in the category: no
+-- suitable product (product_order null: the category's first product explains the refusal)
+unsuitable_intervals as (
+    select
+        profiles.as_of_date,
+        categories.category,
+        profiles.limit_key,
+        profiles.under_age,
+        cast(null as decimal(18, 2)) as lo,
+        min(steps.lo) as hi,
+        cast(null as integer) as product_order
+    from profiles
+    inner join categories on profiles.as_of_date = categories.as_of_date
+    left join steps
+        on
+            profiles.as_of_date = steps.as_of_date
+            and categories.category = steps.category
+            and profiles.limit_key = steps.limit_key
+            and profiles.under_age = steps.under_age
+    group by profiles.as_of_date, categories.category, profiles.limit_key, profiles.under_age
+    having sum(case when steps.category is not null and steps.lo is null then 1 else 0 end) = 0
+),
+
+all_intervals as (
+    select * from intervals
+    union all
+    select * from unsuitable_intervals
+),
+
+-- each customer-month x category not held, in exactly one interval of its profile
 picked_rows as (
     select
+        {%- for column in base_columns %}
+            limits.{{ column }},
+        {%- endfor %}
         {%- for column in offer_columns %}
             products.{{ column }},
         {%- endfor %}
-        base.*
-    from preferred
-    inner join base on preferred.customer_id = base.customer_id and preferred.as_of_date = base.as_of_date
+        products.product_order
+    from limits
+    inner join categories on limits.as_of_date = categories.as_of_date
+    left join held
+        on
+            limits.customer_id = held.customer_id
+            and limits.as_of_date = held.as_of_date
+            and categories.category = held.category
+    inner join all_intervals as i
+        on
+            limits.as_of_date = i.as_of_date
+            and categories.category = i.category
+            and coalesce(limits.risk_limit, -1) = i.limit_key
+            and limits.under_age = i.under_age
+            and case
+                when limits.deposit_eom_cny is null then i.hi is null
+                else
+                    (i.lo is null or limits.deposit_eom_cny >= i.lo)
+                    and (i.hi is null or limits.deposit_eom_cny < i.hi)
+            end
     inner join products
         on
-            preferred.as_of_date = products.as_of_date
-            and preferred.category = products.category
-            and preferred.product_order = products.product_order
+            limits.as_of_date = products.as_of_date
+            and categories.category = products.category
+            and products.product_order = coalesce(i.product_order, 1)
+    where held.category is null
 ),
 
 picked as (
