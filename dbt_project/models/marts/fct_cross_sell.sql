@@ -80,8 +80,15 @@ base as (
 -- The suitability rules (docs/business-rules.md), each a condition on one customer-month x product row `c`
 -- (true = refused): they word the refusal of the one product picked below, and the pick
 -- (limits .. picked_rows) applies the same three rules, null included, without a row per product.
+{#- which products the age and funds rules apply to (also used by the pick, on the products alone) -#}
+{%- set credit_product -%}
+    coalesce(c.family = 'credit', false)
+{%- endset -%}
+{%- set funds_gated -%}
+    coalesce(c.aum_component in ('deposit', 'investment'), false)
+{%- endset -%}
 {%- set age_refused -%}
-    coalesce(c.family = 'credit' and c.age_years < rules.credit_min_age, false)
+    ({{ credit_product }} and coalesce(c.age_years < rules.credit_min_age, false))
 {%- endset -%}
 {%- set risk_refused -%}
     coalesce(
@@ -91,7 +98,7 @@ base as (
     )
 {%- endset -%}
 {%- set funds_refused -%}
-    coalesce(c.aum_component in ('deposit', 'investment') and c.min_purchase_cny > c.deposit_eom_cny, false)
+    ({{ funds_gated }} and coalesce(c.min_purchase_cny > c.deposit_eom_cny, false))
 {%- endset -%}
 {#- a picked row: the customer-month's columns (base) and these product columns, product_order last -#}
 {%- set offer_columns = [
@@ -125,14 +132,21 @@ limits as (
     cross join rules
 ),
 
--- risk_limit as a join key: null (refuses nothing) as -1, never a rank
+-- risk_limit as a join key (limit_key): null (refuses nothing) as -1, never a rank
+limit_keys as (
+    select
+        *,
+        coalesce(risk_limit, -1) as limit_key
+    from limits
+),
+
 profiles as (
     select distinct
         as_of_date,
         risk_limit,
         under_age,
-        coalesce(risk_limit, -1) as limit_key
-    from limits
+        limit_key
+    from limit_keys
 ),
 
 categories as (
@@ -146,18 +160,16 @@ categories as (
 eligible as (
     select
         profiles.as_of_date,
-        products.category,
+        c.category,
         profiles.limit_key,
         profiles.under_age,
-        products.product_order,
-        case
-            when coalesce(products.aum_component in ('deposit', 'investment'), false) then products.min_purchase_cny
-        end as funds_needed
+        c.product_order,
+        case when {{ funds_gated }} then c.min_purchase_cny end as funds_needed
     from profiles
-    inner join products on profiles.as_of_date = products.as_of_date
+    inner join products as c on profiles.as_of_date = c.as_of_date
     where
-        not coalesce(products.risk_rank > profiles.risk_limit, false)
-        and not (profiles.under_age and coalesce(products.family = 'credit', false))
+        not coalesce(c.risk_rank > profiles.risk_limit, false)
+        and not (profiles.under_age and {{ credit_product }})
 ),
 
 steps as (
@@ -223,34 +235,34 @@ all_intervals as (
 picked_rows as (
     select
         {%- for column in base_columns %}
-            limits.{{ column }},
+            limit_keys.{{ column }},
         {%- endfor %}
         {%- for column in offer_columns %}
             products.{{ column }},
         {%- endfor %}
         products.product_order
-    from limits
-    inner join categories on limits.as_of_date = categories.as_of_date
+    from limit_keys
+    inner join categories on limit_keys.as_of_date = categories.as_of_date
     left join held
         on
-            limits.customer_id = held.customer_id
-            and limits.as_of_date = held.as_of_date
+            limit_keys.customer_id = held.customer_id
+            and limit_keys.as_of_date = held.as_of_date
             and categories.category = held.category
     inner join all_intervals as i
         on
-            limits.as_of_date = i.as_of_date
+            limit_keys.as_of_date = i.as_of_date
             and categories.category = i.category
-            and coalesce(limits.risk_limit, -1) = i.limit_key
-            and limits.under_age = i.under_age
+            and limit_keys.limit_key = i.limit_key
+            and limit_keys.under_age = i.under_age
             and case
-                when limits.deposit_eom_cny is null then i.hi is null
+                when limit_keys.deposit_eom_cny is null then i.hi is null
                 else
-                    (i.lo is null or limits.deposit_eom_cny >= i.lo)
-                    and (i.hi is null or limits.deposit_eom_cny < i.hi)
+                    (i.lo is null or limit_keys.deposit_eom_cny >= i.lo)
+                    and (i.hi is null or limit_keys.deposit_eom_cny < i.hi)
             end
     inner join products
         on
-            limits.as_of_date = products.as_of_date
+            limit_keys.as_of_date = products.as_of_date
             and categories.category = products.category
             and products.product_order = coalesce(i.product_order, 1)
     where held.category is null
