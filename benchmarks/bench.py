@@ -158,8 +158,9 @@ def bench_size(
     # The history first, then the last month's batch alone: the load half of the operator's month.
     history, last_batch = _months(first, _shift(end, -1)), home / "landing" / end
     last_rows = _delivered(home, [end])
-    stage(LOAD_HISTORY.format(months=months - 1),
-          [TIERWISE, "load", *(str(home / "landing" / m) for m in history)], delivered - last_rows)  # fmt: skip
+    if history:  # `tierwise load` with no folder would load every batch, the last month's too
+        stage(LOAD_HISTORY.format(months=months - 1),
+              [TIERWISE, "load", *(str(home / "landing" / m) for m in history)], delivered - last_rows)  # fmt: skip
     stage(LOAD_MONTH, [TIERWISE, "load", str(last_batch)], last_rows)
     warehouse = settings.warehouse_path
 
