@@ -2,12 +2,14 @@
 holding the serving database open during a refresh is not blocked and keeps one whole
 publication."""
 
+from pathlib import Path
+
 import duckdb
 import pytest
 from golden_bank import MONTHS
 from tierwise.cli import main
 from tierwise.config import REPO_ROOT, Settings
-from tierwise.publish import publish
+from tierwise.publish import COMPLETE_MARKER, current_release_db, publish
 from warehouses import snapshot
 
 
@@ -66,3 +68,125 @@ def test_reader_keeps_its_publication_while_a_refresh_publishes(home):
     assert fresh.execute("select run_id from marts._publication").fetchone()[0] == "t2"
     fresh.close()
     assert (second.parquet_dir / "fct_customer_tier" / "as_of_date=2025-06-30").is_dir()
+
+
+# ---------------------------------------------------------------- a month's publish
+def _differences(con, left: str, right: str) -> dict[str, int]:
+    """Rows of each marts/audit table in one attached database and not the other (both ways, as
+    multisets); the publication's own record (release, run, time) is left out."""
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = ? "
+        "and schema_name in ('marts', 'audit') and table_name not in ('_publication', 'publications')",
+        [left],
+    ).fetchall()
+    assert len(tables) > 15
+    diffs = {}
+    for schema, name in tables:
+        a, b = f'{left}.{schema}."{name}"', f'{right}.{schema}."{name}"'
+        count = con.execute(
+            f"select (select count(*) from (from {a} except all from {b})) "
+            f"+ (select count(*) from (from {b} except all from {a}))"
+        ).fetchone()[0]
+        if count:
+            diffs[f"{schema}.{name}"] = count
+    return diffs
+
+
+def _parquet_rows(release: Path) -> dict[str, list]:
+    """Every Parquet table of a release folder, read back whole (month folders as a hive column)."""
+    con = duckdb.connect()
+    tables = {}
+    for path in sorted([*release.glob("*"), *release.glob("_audit/*")]):
+        if path.name.startswith("_") and path.is_dir() or path.name == COMPLETE_MARKER:
+            continue
+        if path.name in ("_publication.parquet", "publications.parquet"):
+            continue
+        if path.is_dir():  # a dated table: one folder per month (none when it has no rows)
+            files = sorted(path.glob("*/*.parquet"))
+            source = f"read_parquet({[str(f) for f in files]}, hive_partitioning = true)" if files else None
+        else:
+            source = f"read_parquet('{path}')"
+        rows = con.execute(f"from {source}").fetchall() if source else []
+        tables[str(path.relative_to(release))] = sorted(rows, key=repr)
+    con.close()
+    return tables
+
+
+def test_month_publish_equals_a_full_publish(golden_sequential, tmp_path, monkeypatch):
+    """The golden warehouse was published month by month (each run wrote its months into a copy
+    of the previous release and linked the other months' Parquet); a full publish of the same
+    build gives the same rows in every table, in the serving file and in Parquet."""
+    monkeypatch.setenv("TIERWISE_HOME", str(snapshot(golden_sequential, tmp_path / "home")))
+    settings = Settings.from_env()
+    releases = sorted((settings.home / "serving" / "parquet" / "releases").iterdir())
+    # June's release shares January's month files with May's: they are links, not copies
+    may, june = (r / "fct_customer_tier" / "as_of_date=2025-01-31" for r in releases[-2:])
+    assert [p.stat().st_ino for p in may.iterdir()] == [p.stat().st_ino for p in june.iterdir()]
+    assert [p.stat().st_ino for p in (releases[-2] / "fct_customer_tier" / "as_of_date=2025-06-30").glob("*")] == []
+    month_published = _parquet_rows(releases[-1])
+    month_file = current_release_db(settings)
+
+    full = publish(settings, run_id="full")
+    assert full.mode == "full" and full.why_full is None  # no run's months: everything is written
+    con = duckdb.connect()
+    con.execute(f"attach '{month_file}' as by_month (read_only)")
+    con.execute(f"attach '{current_release_db(settings)}' as in_full (read_only)")
+    assert _differences(con, "by_month", "in_full") == {}
+    con.close()
+    assert _parquet_rows(full.parquet_dir.resolve()) == month_published
+    new_jan = full.parquet_dir.resolve() / "fct_customer_tier" / "as_of_date=2025-01-31"
+    assert {p.stat().st_ino for p in new_jan.iterdir()}.isdisjoint(p.stat().st_ino for p in june.iterdir())
+
+
+def _record_run(settings: Settings, month: str, full_refresh: bool) -> None:
+    """A run recorded as a dbt step records it (audit.runs), after the release BI reads."""
+    con = settings.connect()
+    try:
+        con.execute(
+            "insert into audit.runs (run_id, from_month, to_month, package_versions, rules_sha256, recorded_at, "
+            "full_refresh) values ('later', ?, ?, '{}', 'x', now()::timestamp + interval 5 second, ?)",
+            [month, month, full_refresh],
+        )
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("month", None),
+        ("full refresh", "rebuilt every month"),
+        ("January changed by hand", "fct_customer_tier of 2025-01-31 differs"),
+        ("a column added", "tables changed"),
+    ],
+)
+def test_month_publish_writes_only_what_it_can_vouch_for(golden_sequential, tmp_path, monkeypatch, case, expected):
+    """A publish with a run's months starts from the release BI reads only when nothing outside
+    those months can have changed; otherwise it is a full publish and says why. Either way the
+    serving file holds exactly what the build holds."""
+    monkeypatch.setenv("TIERWISE_HOME", str(snapshot(golden_sequential, tmp_path / "home")))
+    settings = Settings.from_env()
+    _record_run(settings, "2025-06", full_refresh=case == "full refresh")
+    con = settings.connect()
+    try:
+        if case == "January changed by hand":
+            con.execute(
+                "delete from marts.fct_customer_tier where rowid = "
+                "(select min(rowid) from marts.fct_customer_tier where as_of_date = '2025-01-31')"
+            )
+        if case == "a column added":
+            con.execute("alter table marts.dim_customers add column note varchar")
+    finally:
+        con.close()
+    result = publish(settings, run_id="later", months=["2025-06"])
+    if expected is None:
+        # June and the back-test horizon before it (tier_policy: 3 months), nothing else
+        assert (result.mode, result.months_rewritten) == ("month", ["2025-03", "2025-04", "2025-05", "2025-06"])
+    else:
+        assert result.mode == "full" and expected in result.why_full
+    con = settings.connect()
+    try:
+        con.execute(f"attach '{current_release_db(settings)}' as served (read_only)")
+        assert _differences(con, "served", con.execute("select current_database()").fetchone()[0]) == {}
+    finally:
+        con.close()

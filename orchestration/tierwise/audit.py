@@ -33,6 +33,9 @@ AUDIT_DDL = (
         run_id varchar not null, from_month varchar not null, to_month varchar not null,
         git_commit varchar, tierwise_version varchar, package_versions varchar not null,
         rules_sha256 varchar not null, dbt_invocation_id varchar, recorded_at timestamp not null)""",
+    # whether the run rebuilt every month (dbt --full-refresh): a month's publish then copies
+    # everything (publish.py); null for runs recorded before it was kept (read as "yes")
+    "alter table audit.runs add column if not exists full_refresh boolean",
     """create table if not exists audit.run_inputs (
         run_id varchar not null, as_of_date date not null, batch_id varchar not null,
         batch_revision integer, manifest_sha256 varchar, table_name varchar not null,
@@ -187,7 +190,7 @@ def record_run(
         con.execute(f"delete from audit.{table} where run_id = ?", [run_id])  # noqa: S608
     versions = package_versions()
     con.execute(
-        "insert into audit.runs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into audit.runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             *months,
@@ -197,6 +200,7 @@ def record_run(
             rules_hash(settings),
             run_results.get("metadata", {}).get("invocation_id"),
             now,
+            bool(run_results.get("args", {}).get("full_refresh")),
         ],
     )
     # The batches this run read: the one serving each of its months (int_month_batches), with

@@ -8,19 +8,30 @@ on POSIX): a reader that already opened the old file keeps reading it whole, a n
 sees the new one, nobody sees half a month and nobody blocks the refresh. Parquet (one folder
 per dated mart, partitioned by as_of_date; reference tables and `_audit/` one file each) is
 written to a new release folder and the `current` symlink is swapped the same way.
+
+A month's refresh publishes only what it changed: the new serving file starts as a copy of the
+release BI reads now (never that file itself: releases are immutable), in which the months the
+unpublished runs rebuilt are replaced in the month-incremental marts and in the revision history,
+and every other table is copied whole; the new Parquet release hard-links the unchanged month
+folders of the current one and writes the changed months. Anything it cannot vouch for (no
+release to start from, a full refresh or rules change since, a changed table or column, a month
+outside the run whose row counts differ from the build's) makes it a full publish, and a month's
+publish whose tables do not count what the build holds is discarded and done in full.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from tierwise.config import Settings
-from tierwise.months import as_of_date
+from tierwise.months import as_of_date, month_range
 from tierwise.revisions import (
     MonthRevision,
     discard_revisions,
@@ -45,6 +56,50 @@ class Publication:
     parquet_dir: Path
     row_counts: dict[str, int]
     revisions: list[MonthRevision] = field(default_factory=list)
+    # "month" (only the months in `months_rewritten` were written; the rest comes from the
+    # previous release) or "full"; `why_full` says why a publish with a run's months was full
+    mode: str = "full"
+    months_rewritten: list[str] = field(default_factory=list)
+    why_full: str | None = None
+
+
+@dataclass
+class MonthBase:
+    """What a month's publish starts from: the release BI reads now and what changed since it."""
+
+    release: str
+    db: Path
+    parquet: Path
+    # the months ('YYYY-MM') each table replaced month by month gets rewritten; every other
+    # table is copied whole
+    months_of: dict[tuple[str, str], list[str]]
+
+    @property
+    def months(self) -> list[str]:
+        return sorted({m for months in self.months_of.values() for m in months})
+
+    def dates(self, table: tuple[str, str]) -> list[date]:
+        return [as_of_date(m) for m in self.months_of[table]]
+
+    def unchanged(self) -> dict[date, set[str]]:
+        """Per month the publish records revisions for, the marts its runs did not rewrite then
+        (their revision stays as it is, without comparing rows)."""
+        return {
+            as_of_date(month): {t for (s, t), months in self.months_of.items() if s == "marts" and month not in months}
+            for month in self.months
+        }
+
+    def add_revisions(self, revisions: list[MonthRevision]) -> None:
+        """A revision history table (audit.<mart>__revisions) gains rows in the months where this
+        publish recorded a new revision of that mart."""
+        for table in [t for t in self.months_of if t[0] == "audit"]:
+            mart = table[1].removesuffix("__revisions")
+            months = {m.isoformat()[:7] for r in revisions for m in [r.as_of_date] if mart in r.changed}
+            self.months_of[table] = sorted(months)
+
+
+class _MonthMismatch(RuntimeError):
+    """A month's publish whose tables do not count what the build holds (it is redone in full)."""
 
 
 def serving_dir(settings: Settings) -> Path:
@@ -139,14 +194,26 @@ def publish(
     try:
         _refuse_dropping_published_months(con, root / "serving.duckdb")
         reconcile_publications(con, lambda name: (releases_db / f"{name}.duckdb").exists())
+        base, why_full = (None, None) if not months else _month_base(con, settings, root)
         release_dir.mkdir(parents=True)
         try:
             revisions = []
             if months:  # the months the run wrote get a new revision if their marts changed (audit.revisions)
                 keys = mart_keys(settings.dbt_target_dir / "manifest.json")
-                written = _months_written(con, months)
-                revisions = record_revisions(con, [as_of_date(m) for m in written], run_id, keys, release)
-            counts = _write_release(con, settings, staging_db, release_dir, release, run_id, months or [])
+                written = base.months if base else _months_written(con, months)
+                unchanged = base.unchanged() if base else None
+                revisions = record_revisions(con, [as_of_date(m) for m in written], run_id, keys, release, unchanged)
+                if base:
+                    base.add_revisions(revisions)
+            try:
+                counts = _write_release(con, settings, staging_db, release_dir, release, run_id, months or [], base)
+            except _MonthMismatch as exc:
+                if log:
+                    log(f"{exc}: publishing in full")
+                _discard_files(con, staging_db, release_dir)
+                release_dir.mkdir(parents=True)
+                base, why_full = None, str(exc)
+                counts = _write_release(con, settings, staging_db, release_dir, release, run_id, months or [])
         except BaseException:
             _discard_release(con, staging_db, release_dir)
             raise
@@ -172,41 +239,58 @@ def publish(
         old.unlink()  # a reader still on it keeps its open file
     _swap_symlink(parquet_root / "current", Path("releases") / release)
     _prune_releases(parquet_root / "releases")
-    return Publication(release, serving_path, parquet_root / "current", counts, revisions)
+    if base:
+        return Publication(release, serving_path, parquet_root / "current", counts, revisions, "month", base.months)
+    return Publication(release, serving_path, parquet_root / "current", counts, revisions, why_full=why_full)
 
 
 def _write_release(con, settings: Settings, staging_db: Path, release_dir: Path, release: str, run_id: str,
-                   months: list[str]) -> dict[str, int]:  # fmt: skip
+                   months: list[str], base: MonthBase | None = None) -> dict[str, int]:  # fmt: skip
     """The marts and the audit record into the staging serving file and the Parquet release folder;
-    the folder gets its COMPLETE marker last."""
+    the folder gets its COMPLETE marker last. With a `base`, only its months of its month tables
+    are written (the rest is the previous release's file copy and hard links)."""
     tables = con.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
         "and schema_name in ('marts', 'audit') order by schema_name desc, table_name"
     ).fetchall()
     if not any(schema == "marts" for schema, _ in tables):
         raise RuntimeError(f"nothing to publish: no marts in {settings.warehouse_path}")
+    if base:
+        shutil.copyfile(base.db, staging_db)
     con.execute(f"attach ? as serving_target (storage_version '{SERVING_STORAGE_VERSION}')", [str(staging_db)])
     try:
         counts = {}
-        for schema in sorted({schema for schema, _ in tables}, reverse=True):
-            con.execute(f"create schema serving_target.{schema}")
+        if base:
+            con.execute("drop table serving_target.marts._publication")
+        else:
+            for schema in sorted({schema for schema, _ in tables}, reverse=True):
+                con.execute(f"create schema serving_target.{schema}")
         for schema, name in tables:
-            con.execute(f'create table serving_target.{schema}."{name}" as select * from {schema}."{name}"')
+            target_table, source = f'serving_target.{schema}."{name}"', f'{schema}."{name}"'
+            by_month = base is not None and (schema, name) in base.months_of
+            if by_month:
+                dates = ", ".join(f"date '{d.isoformat()}'" for d in base.dates((schema, name))) or "null"
+                con.execute(f"delete from {target_table} where as_of_date in ({dates})")
+                con.execute(f"insert into {target_table} select * from {source} where as_of_date in ({dates})")
+            else:
+                con.execute(f"drop table if exists {target_table}")
+                con.execute(f"create table {target_table} as select * from {source}")
             label = name if schema == "marts" else f"{schema}.{name}"
-            counts[label] = con.execute(f'select count(*) from serving_target.{schema}."{name}"').fetchone()[0]
-            dated = con.execute(
-                "select count(*) from duckdb_columns() where database_name = current_database() "
-                "and schema_name = ? and table_name = ? and column_name = 'as_of_date'",
-                [schema, name],
-            ).fetchone()[0]
+            counts[label] = con.execute(f"select count(*) from {target_table}").fetchone()[0]
+            if base and counts[label] != con.execute(f"select count(*) from {source}").fetchone()[0]:
+                raise _MonthMismatch(f"{schema}.{name} of the month's publish does not count what the build holds")
             folder = release_dir if schema == "marts" else release_dir / f"_{schema}"
             folder.mkdir(exist_ok=True)
-            target = (folder / name).as_posix()
-            if dated:  # one folder per month end, as BI tools expect (hive partitioning)
+            target, rows = (folder / name).as_posix(), f"select * from {source}"
+            if _is_dated(con, schema, name):  # one folder per month end, as BI tools expect (hive partitioning)
                 options = "format parquet, partition_by (as_of_date), overwrite_or_ignore"
+                if by_month:
+                    previous = base.parquet / folder.relative_to(release_dir) / name
+                    _link_unchanged_months(previous, Path(target), base.dates((schema, name)))
+                    rows += f" where as_of_date in ({dates})"
             else:  # reference tables and the audit record: one file
                 target, options = f"{target}.parquet", "format parquet"
-            con.execute(f"copy (select * from {schema}.\"{name}\") to '{target}' ({options})")
+            con.execute(f"copy ({rows}) to '{target}' ({options})")
         # this publication, as it will be recorded in the build database once swapped in
         con.execute(
             "insert into serving_target.audit.publications values (?, ?, ?, current_timestamp)",
@@ -224,6 +308,142 @@ def _write_release(con, settings: Settings, staging_db: Path, release_dir: Path,
     return counts
 
 
+def _is_dated(con, schema: str, name: str, database: str | None = None) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_columns() where database_name = coalesce(?, current_database()) "
+            "and schema_name = ? and table_name = ? and column_name = 'as_of_date'",
+            [database, schema, name],
+        ).fetchone()[0]
+    )
+
+
+def _link_unchanged_months(previous: Path, folder: Path, dates: list[date]) -> None:
+    """The previous release's month folders (as_of_date=YYYY-MM-DD) the publish does not rewrite,
+    hard-linked into the new release: the same immutable files, no copy."""
+    rewritten = {d.isoformat() for d in dates}
+    for month_folder in sorted(previous.glob("as_of_date=*")):
+        if month_folder.name.split("=", 1)[1] in rewritten:
+            continue
+        (folder / month_folder.name).mkdir(parents=True)
+        for part in month_folder.iterdir():
+            os.link(part, folder / month_folder.name / part.name)
+
+
+def _month_base(con, settings: Settings, root: Path) -> tuple[MonthBase | None, str | None]:
+    """The release a month's publish starts from, or (None, why it must be a full publish)."""
+    try:
+        served = current_release_db(settings)
+    except FileNotFoundError:
+        return None, "no publication yet"
+    release = served.stem
+    parquet = (root / "parquet" / "current").resolve()
+    if parquet.name != release or not (parquet / COMPLETE_MARKER).exists():
+        return None, f"the Parquet release BI reads is not {release}"
+    if (
+        not has_table(con, "audit", "runs")
+        or not con.execute("select count(*) from audit.publications where release = ?", [release]).fetchone()[0]
+    ):
+        return None, f"release {release} is not recorded in the build's audit"
+    # The runs recorded since that release started (one second earlier, to be safe) are what BI
+    # has not seen yet; the one now publishing is among them.
+    since = datetime.strptime(release[:15], "%Y%m%dT%H%M%S") - timedelta(seconds=1)
+    runs = con.execute(
+        "select run_id, from_month, to_month, full_refresh from audit.runs where recorded_at >= ? order by recorded_at",
+        [since],
+    ).fetchall()
+    if not runs:
+        return None, f"no run recorded since release {release}"
+    rebuilt = [run_id for run_id, _, _, full in runs if full is not False]
+    if rebuilt:
+        return None, f"run {rebuilt[0]} rebuilt every month (a full refresh)"
+    changed = _schema_changes(con, served)
+    if changed:
+        return None, changed
+    # Per month-incremental mart, the months the runs rewrote: their own, and for a mart that
+    # rewrites earlier months (meta rewrites_earlier_months: the back-test) the horizon before them.
+    built, horizon = months_in(con), _backtest_horizon(con)
+    own = {m for _, first, last, _ in runs for m in month_range(first, last)}
+    earlier = {m for _, first, _, _ in runs for m in ([x for x in built if x < first][-horizon:] if horizon else [])}
+    months_of: dict[tuple[str, str], list[str]] = {}
+    for mart, rewrites_earlier in _manifest_incremental(settings.dbt_target_dir / "manifest.json").items():
+        if has_table(con, "marts", mart) and _is_dated(con, "marts", mart):
+            months_of[("marts", mart)] = sorted(own | earlier if rewrites_earlier else own)
+    for (history,) in con.execute(
+        "select table_name from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'audit' and table_name like '%\\_\\_revisions' escape '\\'"
+    ).fetchall():
+        months_of[("audit", history)] = []  # until this publish records revisions (add_revisions)
+    base = MonthBase(release, served, parquet, months_of)
+    differs = _months_differ(con, served, base)
+    if differs:
+        return None, differs
+    return base, None
+
+
+def _backtest_horizon(con) -> int:
+    if not has_table(con, "rules", "tier_policy"):
+        return 0
+    horizon = con.execute(
+        "select max(try_cast(policy_value as integer)) from rules.tier_policy "
+        "where policy_key = 'backtest_horizon_months'"
+    ).fetchone()[0]
+    return int(horizon or 0)
+
+
+def _manifest_incremental(manifest: Path) -> dict[str, bool]:
+    """The marts dbt builds month by month (materialized incremental), from the dbt manifest, and
+    whether each also rewrites earlier months (meta rewrites_earlier_months)."""
+    if not manifest.exists():
+        return {}
+    nodes = json.loads(manifest.read_text()).get("nodes", {}).values()
+    return {
+        n.get("alias") or n["name"]: bool(n["config"].get("meta", {}).get("rewrites_earlier_months"))
+        for n in nodes
+        if n.get("resource_type") == "model"
+        and n.get("config", {}).get("materialized") == "incremental"
+        and n.get("schema") == "marts"
+    }
+
+
+COLUMNS_OF = (
+    "select schema_name, table_name, column_index, column_name, data_type from duckdb_columns() "
+    "where database_name = {db} and schema_name in ('marts', 'audit') and table_name != '_publication'"
+)
+
+
+def _schema_changes(con, served: Path) -> str | None:
+    """Whether the build's marts and audit tables differ from the served ones (tables, columns, types)."""
+    con.execute("attach ? as month_base (read_only)", [str(served)])
+    try:
+        now = set(con.execute(COLUMNS_OF.format(db="current_database()")).fetchall())
+        then = set(con.execute(COLUMNS_OF.format(db="'month_base'")).fetchall())
+    finally:
+        con.execute("detach month_base")
+    if now != then:
+        first = sorted(now ^ then)[0]
+        return f"the tables changed since the release BI reads ({first[0]}.{first[1]}.{first[3]})"
+    return None
+
+
+def _months_differ(con, served: Path, base: MonthBase) -> str | None:
+    """A month outside the publish whose row count in a month table differs from the served one:
+    something changed the build outside the recorded runs (e.g. dbt run by hand)."""
+    con.execute("attach ? as month_base (read_only)", [str(served)])
+    try:
+        for schema, name in sorted(base.months_of):
+            rewritten = set(base.dates((schema, name)))
+            query = f'select as_of_date, count(*) from {{db}}{schema}."{name}" group by all'
+            now = {d: n for d, n in con.execute(query.format(db="")).fetchall() if d not in rewritten}
+            then = {d: n for d, n in con.execute(query.format(db="month_base.")).fetchall() if d not in rewritten}
+            if now != then:
+                month = sorted(set(now.items()) ^ set(then.items()))[0][0]
+                return f"{schema}.{name} of {month} differs from the release BI reads outside the runs' months"
+    finally:
+        con.execute("detach month_base")
+    return None
+
+
 def _discard_release(con, staging_db: Path, release_dir: Path) -> None:
     """What a failed publication wrote: its revisions (not credited), staging file and folder."""
     try:
@@ -231,9 +451,14 @@ def _discard_release(con, staging_db: Path, release_dir: Path) -> None:
         if has_table(con, "audit", "revisions"):
             discard_revisions(con, release_dir.name)
     finally:
-        staging_db.unlink(missing_ok=True)
-        Path(f"{staging_db}.wal").unlink(missing_ok=True)
-        shutil.rmtree(release_dir, ignore_errors=True)
+        _discard_files(con, staging_db, release_dir)
+
+
+def _discard_files(con, staging_db: Path, release_dir: Path) -> None:
+    con.execute("detach database if exists serving_target")
+    staging_db.unlink(missing_ok=True)
+    Path(f"{staging_db}.wal").unlink(missing_ok=True)
+    shutil.rmtree(release_dir, ignore_errors=True)
 
 
 def _months_written(con, months: list[str]) -> list[str]:
@@ -241,12 +466,7 @@ def _months_written(con, months: list[str]) -> list[str]:
     against the months after it (up to the rule tier_policy.backtest_horizon_months), so building
     month N changes the back-test rows of the months before it within that horizon. Those are
     compared with their latest revision too, so a published change is always a revision."""
-    horizon = None
-    if has_table(con, "rules", "tier_policy"):
-        horizon = con.execute(
-            "select max(try_cast(policy_value as integer)) from rules.tier_policy "
-            "where policy_key = 'backtest_horizon_months'"
-        ).fetchone()[0]
+    horizon = _backtest_horizon(con)
     if not horizon:
         return sorted(months)
     published = months_in(con)

@@ -131,8 +131,17 @@ def discard_revisions(con: duckdb.DuckDBPyConnection, release: str) -> None:
 
 
 def record_revisions(
-    con: duckdb.DuckDBPyConnection, months: list[date], run_id: str, keys: dict[str, list[str]], release: str
+    con: duckdb.DuckDBPyConnection,
+    months: list[date],
+    run_id: str,
+    keys: dict[str, list[str]],
+    release: str,
+    unchanged: dict[date, set[str]] | None = None,
 ) -> list[MonthRevision]:
+    """Record a new revision of each month whose marts differ from its latest revision.
+    `unchanged`: per month, marts the caller knows were not rewritten (a month's publish: the
+    runs since the last publication did not build that month of them); their latest revision is
+    kept without comparing rows (a mart never recorded for the month is compared all the same)."""
     ensure_audit_tables(con)
     marts = [
         t
@@ -147,7 +156,8 @@ def record_revisions(
     con.execute("begin")
     try:
         for day in months:
-            results.append(_record_month(con, day, run_id, marts, keys, now, release))
+            skip = (unchanged or {}).get(day, set())
+            results.append(_record_month(con, day, run_id, marts, keys, now, release, skip))
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -155,7 +165,9 @@ def record_revisions(
     return results
 
 
-def _record_month(con, day: date, run_id: str, marts: list[str], keys: dict, now, release: str) -> MonthRevision:
+def _record_month(
+    con, day: date, run_id: str, marts: list[str], keys: dict, now, release: str, skip: set[str]
+) -> MonthRevision:
     last = con.execute("select max(revision) from audit.revisions where as_of_date = ?", [day]).fetchone()[0]
     diffs = {}
     for mart in marts:
@@ -174,6 +186,18 @@ def _record_month(con, day: date, run_id: str, marts: list[str], keys: dict, now
         previous = con.execute(
             "select max(mart_revision) from audit.revisions where as_of_date = ? and mart = ?", [day, mart]
         ).fetchone()[0]
+        if previous is None or mart in skip:
+            total = con.execute(f"select count(*) from marts.{_q(mart)} where as_of_date = ?", [day]).fetchone()[0]
+            if previous is None:  # never recorded: every row is new
+                diffs[mart] = (None, total, total, 0, 0)
+                continue
+            recorded = con.execute(
+                "select row_count from audit.revisions where as_of_date = ? and mart = ? and mart_revision = ? limit 1",
+                [day, mart, previous],
+            ).fetchone()[0]
+            if total == recorded:  # not rewritten since its revision (a count that moved is compared)
+                diffs[mart] = (previous, total, 0, 0, 0)
+                continue
         cols = ", ".join(_q(c) for c in columns)
         key = [c for c in keys.get(mart, columns) if c in columns] or columns
         key_expr = ", ".join(_q(c) for c in key)

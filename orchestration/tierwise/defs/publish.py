@@ -27,6 +27,10 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
             result = publish(tierwise.settings(), run_id=context.run.run_id, months=months)
         except PublishRefused as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        if result.mode == "month":
+            context.log.info(f"month's publish: {', '.join(result.months_rewritten)} written, the rest linked")
+        elif result.why_full:
+            context.log.info(f"full publish: {result.why_full}")
         for revision in result.revisions:
             changed = ", ".join(f"{m} +{a}/-{r}/~{c}" for m, (a, r, c) in revision.changed.items()) or "unchanged"
             context.log.info(f"{revision.as_of_date}: revision {revision.revision} ({changed})")
@@ -34,6 +38,8 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "release": result.release,
+                "mode": result.mode,
+                "months_written": ", ".join(result.months_rewritten) or "all",
                 "serving_path": str(result.serving_path),
                 "parquet": str(result.parquet_dir),
                 "marts": dg.MetadataValue.md(table),
