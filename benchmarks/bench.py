@@ -282,7 +282,8 @@ def compare(warehouse: Path, schemas: list[str]) -> list[str]:
 
 
 def _mart_rows(home: Path) -> int:
-    con = duckdb.connect(str(home / "serving" / "serving.duckdb"), read_only=True)
+    """The rows a full publish copies: every mart of the build database (counted before it runs)."""
+    con = duckdb.connect(str(Settings(home).warehouse_path), read_only=True)
     try:
         tables = con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
         return sum(con.execute(f'select count(*) from marts."{t}"').fetchone()[0] for (t,) in tables)  # noqa: S608

@@ -190,3 +190,33 @@ def test_month_publish_writes_only_what_it_can_vouch_for(golden_sequential, tmp_
         assert _differences(con, "served", con.execute("select current_database()").fetchone()[0]) == {}
     finally:
         con.close()
+
+
+def test_a_full_publish_records_a_revision_for_every_month_it_changes(golden_sequential, tmp_path, monkeypatch):
+    """A publish that is not a month's (here `tierwise publish` after a change made by hand) cannot
+    know which months changed since BI last read them: it compares every month with its latest
+    revision, and only the changed month gets a new one, with the changed row counted."""
+    monkeypatch.setenv("TIERWISE_HOME", str(snapshot(golden_sequential, tmp_path / "home")))
+    settings = Settings.from_env()
+    revisions = "select strftime(as_of_date, '%Y-%m'), max(revision) from audit.revisions group by 1 order by 1"
+    con = settings.connect()
+    try:
+        before = dict(con.execute(revisions).fetchall())
+        con.execute(
+            "update marts.fct_customer_month set aum_cny = aum_cny + 1 where rowid = "
+            "(select min(rowid) from marts.fct_customer_month where as_of_date = '2025-02-28')"
+        )
+    finally:
+        con.close()
+    assert main(["publish", "--run-id", "by-hand"]) == 0
+    con = settings.connect()
+    try:
+        after = dict(con.execute(revisions).fetchall())
+        assert after == {**before, "2025-02": before["2025-02"] + 1}
+        changed = con.execute(
+            "select mart, rows_added, rows_removed, rows_changed from audit.revisions "
+            "where run_id = 'by-hand' and (rows_added + rows_removed + rows_changed) > 0"
+        ).fetchall()
+        assert changed == [("fct_customer_month", 0, 0, 1)]
+    finally:
+        con.close()

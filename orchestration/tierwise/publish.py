@@ -197,14 +197,15 @@ def publish(
         base, why_full = (None, None) if not months else _month_base(con, settings, root)
         release_dir.mkdir(parents=True)
         try:
-            revisions = []
-            if months:  # the months the run wrote get a new revision if their marts changed (audit.revisions)
-                keys = mart_keys(settings.dbt_target_dir / "manifest.json")
-                written = base.months if base else _months_written(con, months)
-                unchanged = base.unchanged() if base else None
-                revisions = record_revisions(con, [as_of_date(m) for m in written], run_id, keys, release, unchanged)
-                if base:
-                    base.add_revisions(revisions)
+            # The months published get a new revision where their marts changed (audit.revisions):
+            # a month's publish, the months its runs rewrote; any other publish, every month built
+            # (it cannot tell which months changed since the last publication).
+            keys = mart_keys(settings.dbt_target_dir / "manifest.json")
+            written = base.months if base else months_in(con)
+            unchanged = base.unchanged() if base else None
+            revisions = record_revisions(con, [as_of_date(m) for m in written], run_id, keys, release, unchanged)
+            if base:
+                base.add_revisions(revisions)
             try:
                 counts = _write_release(con, settings, staging_db, release_dir, release, run_id, months or [], base)
             except _MonthMismatch as exc:
@@ -212,6 +213,8 @@ def publish(
                     log(f"{exc}: publishing in full")
                 _discard_files(con, staging_db, release_dir)
                 release_dir.mkdir(parents=True)
+                others = [as_of_date(m) for m in months_in(con) if m not in written]
+                revisions += record_revisions(con, others, run_id, keys, release)
                 base, why_full = None, str(exc)
                 counts = _write_release(con, settings, staging_db, release_dir, release, run_id, months or [])
         except BaseException:
@@ -459,20 +462,6 @@ def _discard_files(con, staging_db: Path, release_dir: Path) -> None:
     staging_db.unlink(missing_ok=True)
     Path(f"{staging_db}.wal").unlink(missing_ok=True)
     shutil.rmtree(release_dir, ignore_errors=True)
-
-
-def _months_written(con, months: list[str]) -> list[str]:
-    """The run's months and the earlier months a run rewrites: rpt_signal_backtest scores month M
-    against the months after it (up to the rule tier_policy.backtest_horizon_months), so building
-    month N changes the back-test rows of the months before it within that horizon. Those are
-    compared with their latest revision too, so a published change is always a revision."""
-    horizon = _backtest_horizon(con)
-    if not horizon:
-        return sorted(months)
-    published = months_in(con)
-    first = min(months)
-    earlier = [m for m in published if m < first][-int(horizon) :]
-    return sorted(set(months) | set(earlier))
 
 
 def _refuse_dropping_published_months(con, serving: Path) -> None:
