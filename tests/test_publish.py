@@ -157,7 +157,8 @@ def _record_run(settings: Settings, month: str, full_refresh: bool) -> None:
         ("month", None),
         ("full refresh", "rebuilt every month"),
         ("January changed by hand", "fct_customer_tier of 2025-01-31 differs"),
-        ("a column added", "tables changed"),
+        ("a column added", "the columns of marts.dim_customers changed"),
+        ("a table added", None),
     ],
 )
 def test_month_publish_writes_only_what_it_can_vouch_for(golden_sequential, tmp_path, monkeypatch, case, expected):
@@ -176,6 +177,8 @@ def test_month_publish_writes_only_what_it_can_vouch_for(golden_sequential, tmp_
             )
         if case == "a column added":
             con.execute("alter table marts.dim_customers add column note varchar")
+        if case == "a table added":  # copied whole into the month's publish
+            con.execute("create table audit.new_record as select 1 as n")
     finally:
         con.close()
     result = publish(settings, run_id="later", months=["2025-06"])
@@ -188,6 +191,8 @@ def test_month_publish_writes_only_what_it_can_vouch_for(golden_sequential, tmp_
     try:
         con.execute(f"attach '{current_release_db(settings)}' as served (read_only)")
         assert _differences(con, "served", con.execute("select current_database()").fetchone()[0]) == {}
+        if case == "a table added":
+            assert con.execute("select n from served.audit.new_record").fetchall() == [(1,)]
     finally:
         con.close()
 

@@ -265,6 +265,8 @@ def _write_release(con, settings: Settings, staging_db: Path, release_dir: Path,
         counts = {}
         if base:
             con.execute("drop table serving_target.marts._publication")
+            for schema in sorted({schema for schema, _ in tables}, reverse=True):
+                con.execute(f"create schema if not exists serving_target.{schema}")
         else:
             for schema in sorted({schema for schema, _ in tables}, reverse=True):
                 con.execute(f"create schema serving_target.{schema}")
@@ -360,7 +362,7 @@ def _month_base(con, settings: Settings, root: Path) -> tuple[MonthBase | None, 
     rebuilt = [run_id for run_id, _, _, full in runs if full is not False]
     if rebuilt:
         return None, f"run {rebuilt[0]} rebuilt every month (a full refresh)"
-    changed = _schema_changes(con, served)
+    changed, new_tables = _schema_changes(con, served)
     if changed:
         return None, changed
     # Per month-incremental mart, the months the runs rewrote: their own, and for a mart that
@@ -370,13 +372,14 @@ def _month_base(con, settings: Settings, root: Path) -> tuple[MonthBase | None, 
     earlier = {m for _, first, _, _ in runs for m in ([x for x in built if x < first][-horizon:] if horizon else [])}
     months_of: dict[tuple[str, str], list[str]] = {}
     for mart, rewrites_earlier in _manifest_incremental(settings.dbt_target_dir / "manifest.json").items():
-        if has_table(con, "marts", mart) and _is_dated(con, "marts", mart):
+        if has_table(con, "marts", mart) and _is_dated(con, "marts", mart) and ("marts", mart) not in new_tables:
             months_of[("marts", mart)] = sorted(own | earlier if rewrites_earlier else own)
     for (history,) in con.execute(
         "select table_name from duckdb_tables() where database_name = current_database() "
         "and schema_name = 'audit' and table_name like '%\\_\\_revisions' escape '\\'"
     ).fetchall():
-        months_of[("audit", history)] = []  # until this publish records revisions (add_revisions)
+        if ("audit", history) not in new_tables:
+            months_of[("audit", history)] = []  # until this publish records revisions (add_revisions)
     base = MonthBase(release, served, parquet, months_of)
     differs = _months_differ(con, served, base)
     if differs:
@@ -415,18 +418,23 @@ COLUMNS_OF = (
 )
 
 
-def _schema_changes(con, served: Path) -> str | None:
-    """Whether the build's marts and audit tables differ from the served ones (tables, columns, types)."""
+def _schema_changes(con, served: Path) -> tuple[str | None, set[tuple[str, str]]]:
+    """Whether a table BI reads is gone from the build or changed its columns or types, and which
+    tables the build has that the served release has not (a month's publish copies them whole)."""
     con.execute("attach ? as month_base (read_only)", [str(served)])
     try:
         now = set(con.execute(COLUMNS_OF.format(db="current_database()")).fetchall())
         then = set(con.execute(COLUMNS_OF.format(db="'month_base'")).fetchall())
     finally:
         con.execute("detach month_base")
-    if now != then:
-        first = sorted(now ^ then)[0]
-        return f"the tables changed since the release BI reads ({first[0]}.{first[1]}.{first[3]})"
-    return None
+    tables_now, tables_then = {c[:2] for c in now}, {c[:2] for c in then}
+    changed = sorted(c for c in now ^ then if c[:2] in tables_now & tables_then)
+    if changed:
+        return f"the columns of {changed[0][0]}.{changed[0][1]} changed since the release BI reads", set()
+    if tables_then - tables_now:
+        gone = sorted(tables_then - tables_now)[0]
+        return f"{gone[0]}.{gone[1]} is no longer built", set()
+    return None, tables_now - tables_then
 
 
 def _months_differ(con, served: Path, base: MonthBase) -> str | None:
