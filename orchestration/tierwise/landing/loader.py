@@ -186,27 +186,39 @@ def _typed_select(table: Table) -> str:
 MONEY_PATTERN = r"^[+-]?[0-9]+(\.[0-9]{1,2})?$"  # a plain decimal, at most two places (no 1e3, 1_000, 10.005)
 
 
-def _first_type_error(con, table: Table, view: str, file_name: str) -> str | None:
-    """The first value (by row) that is not of its column's type, as a refusal naming file, row and
-    column. Money must be a plain decimal with at most two places: rounding or reading exponents
-    would change an amount silently. A table holding personal data (a column marked PII in
-    the contract: customers) never has the value quoted, whatever the column: a wrong column may hold a name or
-    an ID number, and this message reaches logs and the orchestrator's storage."""
-    checks = []
-    for c in table.columns:
+def _type_checks(table: Table) -> str:
+    """SQL: the first column (by name) of the row whose value is not of its column's type, or null.
+    Money must be a plain decimal with at most two places: rounding or reading exponents would
+    change an amount silently. Text columns always fit."""
+    cases = []
+    for c in sorted(table.columns, key=lambda c: c.name):
+        if c.type == "str":
+            continue
         raw = f"nullif(trim(cast({_q(c.name)} as varchar)), '')"
         bad = f"try_cast({raw} as {SQL_TYPES[c.type]}) is null"
         if c.type == "money":
             bad = f"({bad} or not regexp_full_match({raw}, '{MONEY_PATTERN}'))"
-        checks.append(
-            f"select _row_number, '{c.name}' as col, {raw} as val, '{c.type}' as typ from {view} "
-            f"where {raw} is not null and {bad}"
-        )
-    sql = " union all ".join(f"({s} order by _row_number limit 1)" for s in checks)
-    found = con.execute(f"select * from ({sql}) order by _row_number, col limit 1").fetchone()
+        cases.append(f"when {raw} is not null and {bad} then '{c.name}'")
+    return f"case {' '.join(cases)} end" if cases else "cast(null as varchar)"
+
+
+def _first_type_error(con, table: Table, view: str, file_name: str) -> str | None:
+    """The first value (by row, then column name) that is not of its column's type (_type_checks,
+    staged with the rows), as a refusal naming file, row and column. A table holding personal data
+    (a column marked PII in the contract: customers) never has the value quoted, whatever the
+    column: a wrong column may hold a name or an ID number, and this message reaches logs and the
+    orchestrator's storage."""
+    found = con.execute(
+        f"select _row_number, _type_error from {_q('_chk_' + table.name)} where _type_error is not null "
+        "order by _row_number limit 1"
+    ).fetchone()
     if found is None:
         return None
-    row, col, val, typ = found
+    row, col = found
+    val = con.execute(
+        f"select nullif(trim(cast({_q(col)} as varchar)), '') from {view} where _row_number = ?", [row]
+    ).fetchone()[0]
+    typ = next(c.type for c in table.columns if c.name == col)
     expected = {
         "money": "a plain decimal amount with at most two places (e.g. 1234.50)",
         "num": "a decimal number",
@@ -266,23 +278,27 @@ def _rule_cases(table: Table) -> list[tuple[str, str, str, str]]:
 
 
 def _stage_table(con, table: Table, view: str, as_of: date) -> None:
-    """Create _chk_<table>: typed rows with the first rule each breaks (null = clean)."""
+    """Create _chk_<table>: typed rows with the first column whose value is not of its type
+    (_type_error: the batch is refused, _first_type_error) and the first rule each breaks (null = clean)."""
     cases = _rule_cases(table)
     rule = " ".join(f"when {cond} then '{r}'" for cond, r, _c, _d in cases)
     column = " ".join(f"when {cond} then '{c}'" for cond, _r, c, _d in cases)
     detail = " ".join(f"when {cond} then {d}" for cond, _r, _c, d in cases)
-    row_json = "json_object(" + ", ".join(f"'{c}', {_q(c)}" for c in table.column_names) + ")"
     name = f"_chk_{table.name}"
     con.execute(
         f"""create or replace temp table {_q(name)} as
-        with typed as (select {_typed_select(table)}, _row_number from {view})
+        with typed as (select {_typed_select(table)}, {_type_checks(table)} as _type_error, _row_number from {view})
         select *, case {rule or "when false then null"} end as _rule,
                case {column or "when false then null"} end as _column,
-               case {detail or "when false then null"} end as _detail,
-               {row_json} as _row_values
+               case {detail or "when false then null"} end as _detail
         from typed""",
         {"as_of": as_of} if "$as_of" in (rule + detail) else None,
     )
+
+
+def _mark_keys(con, table: Table) -> None:
+    """In _chk_<table>: a repeated key and a key with no parent row break their rules too."""
+    name = f"_chk_{table.name}"
     key = ", ".join(_q(k) for k in table.key)
     con.execute(
         f"""update {_q(name)} as t set _rule = 'duplicate_key', _column = '{table.key[0]}',
@@ -349,11 +365,12 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch_dir: Path) -> LoadResult:
             )
         view = f"_landed_{name}"
         con.register(view, read.table)
+        _stage_table(con, table, view, as_of)
         error = _first_type_error(con, table, view, path.name)
         if error:
             raise BatchRefused(error)
-        _stage_table(con, table, view, as_of)
         con.unregister(view)
+        _mark_keys(con, table)
         if name == "fx_rates":
             con.execute("insert into _known_currencies select distinct currency from _chk_fx_rates where _rule is null")
         result.tables.append(TableReconciliation(name, path.name, read.rows, 0, 0, read.sha256))
@@ -450,16 +467,18 @@ def _write_batch(con, result: LoadResult, batch_dir: Path, manifest_sha: str) ->
             table = TABLES[rec.table]
             chk = _q(f"_chk_{rec.table}")
             cols = ", ".join(_q(c) for c in table.column_names)
+            # the quarantined row's values, for the few rows that need them (not built for every row)
+            row_json = "json_object(" + ", ".join(f"'{c}', {_q(c)}" for c in table.column_names) + ")"
             con.execute(f"delete from raw.{_q(rec.table)} where _batch_id = ?", [batch_id])
+            # in the file's order: the connection keeps insertion order (and _row_number says it)
             con.execute(
-                f"insert into raw.{_q(rec.table)} select {cols}, ?, ?, _row_number from {chk} "
-                "where _rule is null order by _row_number",
+                f"insert into raw.{_q(rec.table)} select {cols}, ?, ?, _row_number from {chk} where _rule is null",
                 [batch_id, rec.source_file],
             )
             for t in ("_quarantine", "_load_reconciliation"):
                 con.execute(f"delete from raw.{t} where batch_id = ? and table_name = ?", [batch_id, rec.table])
             con.execute(
-                f"insert into raw._quarantine select ?, ?, ?, _row_number, _rule, _column, _detail, _row_values "
+                f"insert into raw._quarantine select ?, ?, ?, _row_number, _rule, _column, _detail, {row_json} "
                 f"from {chk} where _rule is not null order by _row_number",
                 [batch_id, rec.table, rec.source_file],
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,19 @@ def _check_decodes(path: Path, encoding: str, delimiter: str) -> list[str]:
 
 
 def read_csv(path: Path, encoding: str, delimiter: str, expected: list[str]) -> ReadFile:
+    # The checksum is computed beside the reading (hashlib releases the GIL on large blocks);
+    # the caller compares it with the manifest before anything of the file is used.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checksum = pool.submit(_sha256, path)
+        try:
+            read = _read_csv(path, encoding, delimiter, expected)
+        finally:
+            digest = checksum.result()
+    read.sha256 = digest
+    return read
+
+
+def _read_csv(path: Path, encoding: str, delimiter: str, expected: list[str]) -> ReadFile:
     codec = _python_codec(encoding)
     header = [h.strip().strip('"') for h in _check_decodes(path, codec, delimiter)]
     if header and codec == "utf-8":  # a UTF-8 byte-order mark (Excel's "CSV UTF-8") is accepted
@@ -126,7 +140,7 @@ def read_csv(path: Path, encoding: str, delimiter: str, expected: list[str]) -> 
             f"{bad.expected_columns} fields, found {bad.actual_columns} (file cut mid-row or wrong delimiter?)"
         )
     table = table.select(expected)
-    return ReadFile(table, table.num_rows, _sha256(path), warnings)
+    return ReadFile(table, table.num_rows, "", warnings)
 
 
 def read_parquet(path: Path, expected: list[str]) -> ReadFile:
