@@ -21,6 +21,7 @@ publish whose tables do not count what the build holds is discarded and done in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -83,7 +84,7 @@ class MonthBase:
 
     def unchanged(self) -> dict[date, set[str]]:
         """Per month the publish records revisions for, the marts its runs did not rewrite then
-        (their revision stays as it is, without comparing rows)."""
+        (their revision stays as it is unless their row count moved: record_revisions)."""
         return {
             as_of_date(month): {t for (s, t), months in self.months_of.items() if s == "marts" and month not in months}
             for month in self.months
@@ -94,7 +95,7 @@ class MonthBase:
         publish recorded a new revision of that mart."""
         for table in [t for t in self.months_of if t[0] == "audit"]:
             mart = table[1].removesuffix("__revisions")
-            months = {m.isoformat()[:7] for r in revisions for m in [r.as_of_date] if mart in r.changed}
+            months = {r.as_of_date.isoformat()[:7] for r in revisions if mart in r.changed}
             self.months_of[table] = sorted(months)
 
 
@@ -159,6 +160,16 @@ def fault_point(name: str) -> None:
     a power cut would. Never set in operation."""
     if os.environ.get("TIERWISE_FAULT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _attached(con, path: Path, alias: str):
+    """A database file attached read-only to the build connection for the duration."""
+    con.execute(f"attach ? as {alias} (read_only)", [str(path)])
+    try:
+        yield
+    finally:
+        con.execute(f"detach {alias}")
 
 
 def _clear_abandoned(root: Path) -> None:
@@ -242,9 +253,8 @@ def publish(
         old.unlink()  # a reader still on it keeps its open file
     _swap_symlink(parquet_root / "current", Path("releases") / release)
     _prune_releases(parquet_root / "releases")
-    if base:
-        return Publication(release, serving_path, parquet_root / "current", counts, revisions, "month", base.months)
-    return Publication(release, serving_path, parquet_root / "current", counts, revisions, why_full=why_full)
+    mode, rewritten = ("month", base.months) if base else ("full", [])
+    return Publication(release, serving_path, parquet_root / "current", counts, revisions, mode, rewritten, why_full)
 
 
 def _write_release(con, settings: Settings, staging_db: Path, release_dir: Path, release: str, run_id: str,
@@ -313,12 +323,13 @@ def _write_release(con, settings: Settings, staging_db: Path, release_dir: Path,
     return counts
 
 
-def _is_dated(con, schema: str, name: str, database: str | None = None) -> bool:
+def _is_dated(con, schema: str, name: str) -> bool:
+    """Whether a table of the build database has an as_of_date column (one row set per month)."""
     return bool(
         con.execute(
-            "select count(*) from duckdb_columns() where database_name = coalesce(?, current_database()) "
+            "select count(*) from duckdb_columns() where database_name = current_database() "
             "and schema_name = ? and table_name = ? and column_name = 'as_of_date'",
-            [database, schema, name],
+            [schema, name],
         ).fetchone()[0]
     )
 
@@ -362,29 +373,32 @@ def _month_base(con, settings: Settings, root: Path) -> tuple[MonthBase | None, 
     rebuilt = [run_id for run_id, _, _, full in runs if full is not False]
     if rebuilt:
         return None, f"run {rebuilt[0]} rebuilt every month (a full refresh)"
-    changed, new_tables = _schema_changes(con, served)
-    if changed:
-        return None, changed
-    # Per month-incremental mart, the months the runs rewrote: their own, and for a mart that
-    # rewrites earlier months (meta rewrites_earlier_months: the back-test) the horizon before them.
-    built, horizon = months_in(con), _backtest_horizon(con)
-    own = {m for _, first, last, _ in runs for m in month_range(first, last)}
-    earlier = {m for _, first, _, _ in runs for m in ([x for x in built if x < first][-horizon:] if horizon else [])}
-    months_of: dict[tuple[str, str], list[str]] = {}
-    for mart, rewrites_earlier in _manifest_incremental(settings.dbt_target_dir / "manifest.json").items():
-        if has_table(con, "marts", mart) and _is_dated(con, "marts", mart) and ("marts", mart) not in new_tables:
-            months_of[("marts", mart)] = sorted(own | earlier if rewrites_earlier else own)
-    for (history,) in con.execute(
-        "select table_name from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'audit' and table_name like '%\\_\\_revisions' escape '\\'"
-    ).fetchall():
-        if ("audit", history) not in new_tables:
-            months_of[("audit", history)] = []  # until this publish records revisions (add_revisions)
-    base = MonthBase(release, served, parquet, months_of)
-    differs = _months_differ(con, served, base)
-    if differs:
-        return None, differs
-    return base, None
+    with _attached(con, served, "month_base"):  # read by _schema_changes and _months_differ
+        changed, new_tables = _schema_changes(con)
+        if changed:
+            return None, changed
+        # Per month-incremental mart, the months the runs rewrote: their own, and for a mart that
+        # rewrites earlier months (meta rewrites_earlier_months: the back-test) the horizon before them.
+        built, horizon = months_in(con), _backtest_horizon(con)
+        own = {m for _, first, last, _ in runs for m in month_range(first, last)}
+        earlier = {
+            m for _, first, _, _ in runs for m in ([x for x in built if x < first][-horizon:] if horizon else [])
+        }
+        months_of: dict[tuple[str, str], list[str]] = {}
+        for mart, rewrites_earlier in _manifest_incremental(settings.dbt_target_dir / "manifest.json").items():
+            if has_table(con, "marts", mart) and _is_dated(con, "marts", mart) and ("marts", mart) not in new_tables:
+                months_of[("marts", mart)] = sorted(own | earlier if rewrites_earlier else own)
+        for (history,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = current_database() "
+            "and schema_name = 'audit' and table_name like '%\\_\\_revisions' escape '\\'"
+        ).fetchall():
+            if ("audit", history) not in new_tables:
+                months_of[("audit", history)] = []  # until this publish records revisions (add_revisions)
+        base = MonthBase(release, served, parquet, months_of)
+        differs = _months_differ(con, base)
+        if differs:
+            return None, differs
+        return base, None
 
 
 def _backtest_horizon(con) -> int:
@@ -418,15 +432,12 @@ COLUMNS_OF = (
 )
 
 
-def _schema_changes(con, served: Path) -> tuple[str | None, set[tuple[str, str]]]:
-    """Whether a table BI reads is gone from the build or changed its columns or types, and which
-    tables the build has that the served release has not (a month's publish copies them whole)."""
-    con.execute("attach ? as month_base (read_only)", [str(served)])
-    try:
-        now = set(con.execute(COLUMNS_OF.format(db="current_database()")).fetchall())
-        then = set(con.execute(COLUMNS_OF.format(db="'month_base'")).fetchall())
-    finally:
-        con.execute("detach month_base")
+def _schema_changes(con) -> tuple[str | None, set[tuple[str, str]]]:
+    """Whether a table BI reads (attached as month_base) is gone from the build or changed its
+    columns or types, and which tables the build has that the served release has not (a month's
+    publish copies them whole)."""
+    now = set(con.execute(COLUMNS_OF.format(db="current_database()")).fetchall())
+    then = set(con.execute(COLUMNS_OF.format(db="'month_base'")).fetchall())
     tables_now, tables_then = {c[:2] for c in now}, {c[:2] for c in then}
     changed = sorted(c for c in now ^ then if c[:2] in tables_now & tables_then)
     if changed:
@@ -437,21 +448,18 @@ def _schema_changes(con, served: Path) -> tuple[str | None, set[tuple[str, str]]
     return None, tables_now - tables_then
 
 
-def _months_differ(con, served: Path, base: MonthBase) -> str | None:
-    """A month outside the publish whose row count in a month table differs from the served one:
-    something changed the build outside the recorded runs (e.g. dbt run by hand)."""
-    con.execute("attach ? as month_base (read_only)", [str(served)])
-    try:
-        for schema, name in sorted(base.months_of):
-            rewritten = set(base.dates((schema, name)))
-            query = f'select as_of_date, count(*) from {{db}}{schema}."{name}" group by all'
-            now = {d: n for d, n in con.execute(query.format(db="")).fetchall() if d not in rewritten}
-            then = {d: n for d, n in con.execute(query.format(db="month_base.")).fetchall() if d not in rewritten}
-            if now != then:
-                month = sorted(set(now.items()) ^ set(then.items()))[0][0]
-                return f"{schema}.{name} of {month} differs from the release BI reads outside the runs' months"
-    finally:
-        con.execute("detach month_base")
+def _months_differ(con, base: MonthBase) -> str | None:
+    """A month outside the publish whose row count in a month table differs from the served one
+    (attached as month_base): something changed the build outside the recorded runs (e.g. dbt run
+    by hand)."""
+    for schema, name in sorted(base.months_of):
+        rewritten = set(base.dates((schema, name)))
+        query = f'select as_of_date, count(*) from {{db}}{schema}."{name}" group by all'
+        now = {d: n for d, n in con.execute(query.format(db="")).fetchall() if d not in rewritten}
+        then = {d: n for d, n in con.execute(query.format(db="month_base.")).fetchall() if d not in rewritten}
+        if now != then:
+            month = sorted(set(now.items()) ^ set(then.items()))[0][0]
+            return f"{schema}.{name} of {month} differs from the release BI reads outside the runs' months"
     return None
 
 
@@ -477,11 +485,8 @@ def _refuse_dropping_published_months(con, serving: Path) -> None:
     (e.g. an earlier month re-run alone, which ends the tier state there) is not published."""
     if not serving.exists():
         return
-    con.execute("attach ? as serving_now (read_only)", [str(serving)])
-    try:
+    with _attached(con, serving, "serving_now"):
         published = months_in(con, "serving_now")
-    finally:
-        con.execute("detach serving_now")
     missing = sorted(set(published) - set(months_in(con)))
     if missing:
         raise PublishRefused(

@@ -175,11 +175,16 @@ def _check_tables_entry(tables: object) -> None:
 
 
 # ---------------------------------------------------------------------------------- checks
+def _raw_text(column: str) -> str:
+    """SQL: a landed field as trimmed text, null when empty (what every type check and cast reads)."""
+    return f"nullif(trim(cast({_q(column)} as varchar)), '')"
+
+
 def _typed_select(table: Table) -> str:
     parts = []
     for c in table.columns:
         sql_type = SQL_TYPES[c.type]
-        parts.append(f"try_cast(nullif(trim(cast({_q(c.name)} as varchar)), '') as {sql_type}) as {_q(c.name)}")
+        parts.append(f"try_cast({_raw_text(c.name)} as {sql_type}) as {_q(c.name)}")
     return ", ".join(parts)
 
 
@@ -194,7 +199,7 @@ def _type_checks(table: Table) -> str:
     for c in sorted(table.columns, key=lambda c: c.name):
         if c.type == "str":
             continue
-        raw = f"nullif(trim(cast({_q(c.name)} as varchar)), '')"
+        raw = _raw_text(c.name)
         bad = f"try_cast({raw} as {SQL_TYPES[c.type]}) is null"
         if c.type == "money":
             bad = f"({bad} or not regexp_full_match({raw}, '{MONEY_PATTERN}'))"
@@ -215,9 +220,7 @@ def _first_type_error(con, table: Table, view: str, file_name: str) -> str | Non
     if found is None:
         return None
     row, col = found
-    val = con.execute(
-        f"select nullif(trim(cast({_q(col)} as varchar)), '') from {view} where _row_number = ?", [row]
-    ).fetchone()[0]
+    val = con.execute(f"select {_raw_text(col)} from {view} where _row_number = ?", [row]).fetchone()[0]
     typ = next(c.type for c in table.columns if c.name == col)
     expected = {
         "money": "a plain decimal amount with at most two places (e.g. 1234.50)",
