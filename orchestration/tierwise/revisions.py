@@ -143,7 +143,8 @@ def record_revisions(
     """Record a new revision of each month whose marts differ from its latest revision.
     `unchanged`: per month, marts the caller knows were not rewritten (a month's publish: the
     runs since the last publication did not build that month of them); their latest revision is
-    kept without comparing rows (a mart never recorded for the month is compared all the same)."""
+    kept without comparing rows while their row count has not moved. A mart never recorded for the
+    month is counted as all new; any other is compared by count and row-hash sum, then row by row."""
     ensure_audit_tables(con)
     marts = [
         t
