@@ -349,3 +349,29 @@ def test_the_report_watchlist_is_the_marts_flag(home, tmp_path):
     review = load_review(release, month)
     assert set(review.watchlist["customer_id"]) == expected
     assert added in expected and dropped not in expected
+
+
+def test_languages_rendered_at_once_equal_languages_rendered_one_after_the_other(home, tmp_path, monkeypatch):
+    """The review renders the second language in a worker process beside the first (the default on
+    more than one core): the files equal those of a render in this process alone, cell for cell."""
+    from tierwise.reporting import render_review
+
+    serving = current_release_db(Settings(home=home))
+    rendered = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv("TIERWISE_REPORT_WORKERS", workers)
+        files = render_review(serving, MONTH, tmp_path / workers, formats=["html", "xlsx"])
+        assert sorted(files.files) == sorted((lang, fmt) for lang in LANGS for fmt in ("html", "xlsx"))
+        rendered[workers] = files
+    for (lang, fmt), path in rendered["1"].files.items():
+        other = rendered["2"].files[(lang, fmt)]
+        if fmt == "html":
+            assert path.read_text(encoding="utf-8") == other.read_text(encoding="utf-8"), lang
+            continue
+        one, two = openpyxl.load_workbook(path), openpyxl.load_workbook(other)
+        assert one.sheetnames == two.sheetnames and len(one.sheetnames) > 3
+        for a, b in zip(one.worksheets, two.worksheets, strict=True):
+            assert [[c.value for c in r] for r in a.iter_rows()] == [[c.value for c in r] for r in b.iter_rows()]
+    monkeypatch.setenv("TIERWISE_REPORT_WORKERS", "0")
+    with pytest.raises(ValueError, match="TIERWISE_REPORT_WORKERS '0'"):
+        render_review(serving, MONTH, tmp_path / "0", formats=["html"])

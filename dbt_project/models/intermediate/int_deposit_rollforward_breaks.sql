@@ -19,6 +19,9 @@ balances as (
     {{ latest_month_end_balances() }}
 ),
 
+-- both in the one order of the month's transactions (one sort, not two): the balance before
+-- each, and whether it is the month's last (no next one; txn_id is never null, and txn_ts is
+-- required by the landing contract, so the last in this order is the latest transaction)
 ordered as (
     select
         transactions.*,
@@ -26,10 +29,10 @@ ordered as (
             partition by transactions.account_id, transactions.as_of_date
             order by transactions.txn_ts, transactions.txn_id
         ) as previous_balance_after,
-        row_number() over (
+        lead(transactions.txn_id) over (
             partition by transactions.account_id, transactions.as_of_date
-            order by transactions.txn_ts desc, transactions.txn_id desc
-        ) as reverse_sequence
+            order by transactions.txn_ts, transactions.txn_id
+        ) is null as is_last_of_month
     from transactions
 ),
 
@@ -78,7 +81,7 @@ last_transaction_breaks as (
     from ordered
     inner join balances as month_end
         on ordered.account_id = month_end.account_id and ordered.as_of_date = month_end.as_of_date
-    where ordered.reverse_sequence = 1 and ordered.balance_after <> month_end.ledger_balance
+    where ordered.is_last_of_month and ordered.balance_after <> month_end.ledger_balance
 ),
 
 month_breaks as (

@@ -4,9 +4,11 @@ from the published marts. `render_review` is what the Dagster asset and `tierwis
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,17 +69,15 @@ def render_review(serving_path: Path, month: str, out_root: Path, langs=LANGS, f
     staging = Path(tempfile.mkdtemp(prefix=f"{month}-", dir=staging_root))
     try:
         staged = ReviewFiles(month)
-        for lang in langs:
-            html = render_html(data, lang)
-            if "html" in formats:
-                write_text(review_path(staging_root, staging.name, lang, "html"), html)
-                staged.files[(lang, "html")] = review_path(out_root, month, lang, "html")
-            if "pdf" in formats:
-                write_pdf(html, review_path(staging_root, staging.name, lang, "pdf"))
-                staged.files[(lang, "pdf")] = review_path(out_root, month, lang, "pdf")
-            if "xlsx" in formats:
-                write_excel(data, lang, review_path(staging_root, staging.name, lang, "xlsx"))
-                staged.files[(lang, "xlsx")] = review_path(out_root, month, lang, "xlsx")
+        with _language_pool(len(langs)) as pool:
+            # the other languages in worker processes, the first here, at the same time: each
+            # language's PDF and workbook are CPU-bound Python (WeasyPrint, openpyxl)
+            others = [pool.submit(_render_language, data, lang, formats, staging) for lang in langs[1:]]
+            written = [_render_language(data, langs[0], formats, staging)] if langs else []
+            written += [future.result() for future in others]
+        for lang, fmts in zip(langs, written, strict=True):
+            for fmt in fmts:
+                staged.files[(lang, fmt)] = review_path(out_root, month, lang, fmt)
         _carry_over_same_release(final, staging, data.release)
         record = {"month": month, "release": data.release, "run_id": data.run_id,
                   "files": sorted(p.name for p in staging.iterdir() if p.name != RENDER_RECORD)}  # fmt: skip
@@ -87,6 +87,62 @@ def render_review(serving_path: Path, month: str, out_root: Path, langs=LANGS, f
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return staged
+
+
+def report_workers(languages: int) -> int:
+    """How many languages render at once: $TIERWISE_REPORT_WORKERS, by default one per language
+    up to the machine's cores (1 renders them one after the other in this process)."""
+    text = os.environ.get("TIERWISE_REPORT_WORKERS", "").strip()
+    try:
+        wanted = int(text) if text else (os.cpu_count() or 1)
+    except ValueError:
+        raise ValueError(f"TIERWISE_REPORT_WORKERS {text!r}: not a whole number") from None
+    if wanted < 1:
+        raise ValueError(f"TIERWISE_REPORT_WORKERS {text!r}: at least 1")
+    return max(1, min(wanted, languages))
+
+
+def _language_pool(languages: int):
+    """A pool for all languages but one (spawned, not forked: this process may hold DuckDB's and
+    Dagster's threads), or a stand-in that runs each submission in this process."""
+    workers = report_workers(languages)
+    if workers == 1:
+        return _InProcess()
+    return ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn"))
+
+
+class _InProcess:
+    """The pool's interface, run at submission in this process."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args):
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result(), as a pool does
+            future.set_exception(exc)
+        return future
+
+
+def _render_language(data, lang: str, formats, staging: Path) -> list[str]:
+    """One language's formats into the staging folder; returns the formats written."""
+    written = []
+    html = render_html(data, lang)
+    if "html" in formats:
+        write_text(review_path(staging.parent, staging.name, lang, "html"), html)
+        written.append("html")
+    if "pdf" in formats:
+        write_pdf(html, review_path(staging.parent, staging.name, lang, "pdf"))
+        written.append("pdf")
+    if "xlsx" in formats:
+        write_excel(data, lang, review_path(staging.parent, staging.name, lang, "xlsx"))
+        written.append("xlsx")
+    return written
 
 
 def _carry_over_same_release(final: Path, staging: Path, release: str) -> None:
