@@ -73,9 +73,12 @@ def test_row_tests_and_month_keys_read_the_run_months(incremental_sql):
         assert RUN_MONTH in _one(incremental_sql, singular)
 
 
-def test_keys_across_months_read_the_whole_table(incremental_sql):
+def test_keys_across_months_read_the_rows_whose_key_the_run_months_hold(incremental_sql):
+    """`unique` on an id of a month-incremental model groups the whole table's rows whose id
+    occurs in the run's months: a collision with any earlier month is still seen."""
     txn_id = _one(incremental_sql, "unique_int_deposit_transactions_txn_id")
-    assert "as_of_date" not in txn_id and "batch_id in" not in txn_id
+    assert "txn_id in (select txn_id from" in txn_id and RUN_MONTH in txn_id and "batch_id in" not in txn_id
+    assert txn_id.count("as_of_date") == 2  # the run's months bound the ids only, never the rows grouped
 
 
 def test_staging_tests_read_the_run_batches(incremental_sql):
@@ -87,5 +90,39 @@ def test_a_full_refresh_tests_every_month(scope_home, tmp_path):
     full = _compiled(scope_home, tmp_path / "target", "--full-refresh")
     not_null = _one(full, "not_null_fct_customer_tier")
     assert UP_TO_RUN in not_null and RUN_MONTH not in not_null
+    assert "as_of_date" not in _one(full, "unique_int_deposit_transactions_txn_id")  # the whole table
     staging = _one(full, "not_null_stg_core__deposit_transactions")
     assert RUN_BATCHES in staging and UP_TO_RUN in staging and RUN_MONTH not in staging
+
+
+def test_a_run_months_id_that_collides_with_an_earlier_month_fails_its_key_test(golden_sequential, tmp_path):
+    """On the golden warehouse, one of June's transaction ids copied into March and one of
+    January's copied into February: June's run finds the first (a collision with the run's
+    month) and not the second (both sides earlier, each tested by the run that wrote it)."""
+    import duckdb
+
+    home = snapshot(golden_sequential, tmp_path / "home")
+    settings = Settings(home)
+    con = duckdb.connect(str(settings.warehouse_path))
+    table = "intermediate.int_deposit_transactions"
+    for source, target in (("2025-06-30", "2025-03-31"), ("2025-01-31", "2025-02-28")):
+        con.execute(
+            f"insert into {table} select * replace (date '{target}' as as_of_date) from {table} "
+            f"where as_of_date = date '{source}' order by txn_id limit 1"
+        )
+    june_id = con.execute(f"select min(txn_id) from {table} where as_of_date = date '2025-06-30'").fetchone()[0]
+    con.close()
+    result = settings.run_dbt(
+        "test", "--select", "unique_int_deposit_transactions_txn_id", "--store-failures",
+        env={"TIERWISE_AS_OF_MONTH": "2025-06"},
+    )  # fmt: skip
+    assert result.returncode == 1 and "Got 1 result" in result.stdout, result.stdout[-3000:]
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    failures = con.execute(
+        "select table_schema, table_name from information_schema.tables where table_name = ?",
+        ["unique_int_deposit_transactions_txn_id"],
+    ).fetchall()
+    assert len(failures) == 1, failures
+    stored = con.execute(f'select unique_field, n_records from "{failures[0][0]}"."{failures[0][1]}"').fetchall()
+    con.close()
+    assert stored == [(june_id, 2)]

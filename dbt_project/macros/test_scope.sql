@@ -4,7 +4,10 @@
     leaves every earlier month as a tested earlier run left it, so re-testing them costs time
     (most of a one-month refresh) and proves nothing new. Keys across months (`unique` on an id,
     a column combination without as_of_date) stay whole-table: a rewritten month can collide
-    with an earlier one. A full refresh tests every month (tested_months). Other models (views,
+    with an earlier one; `unique` on one column reads, of the whole table, the rows whose value
+    occurs in the run's months (every pair that can collide has one side there; pairs only among
+    earlier months were tested by the runs that wrote them), so it groups a month's ids, not the
+    whole history's. A full refresh tests every month (tested_months), keys across months whole. Other models (views,
     tables rebuilt whole, seeds, snapshots) are tested whole; a test's own `where` config still
     applies. Overrides dbt's get_where_subquery, the hook dbt documents for this. One caveat: a
     model built for the first time by a run that is not a full refresh is tested on the run's
@@ -16,6 +19,10 @@
     {%- set node = model_of(relation) if execute else none -%}
     {%- if node is not none and is_month_incremental(node) and is_partition_test(model, 'as_of_date') -%}
         {%- do conditions.append(tested_months('as_of_date')) -%}
+    {%- elif node is not none and is_month_incremental(node) and is_single_column_unique(model) and not flags.FULL_REFRESH -%}
+        {%- do conditions.append(
+            model.column_name ~ ' in (select ' ~ model.column_name ~ ' from ' ~ relation ~ ' where ' ~ run_months('as_of_date') ~ ')'
+        ) -%}
     {%- elif node is not none and node.config.meta.get('tested_by_batch') and is_partition_test(model, 'batch_id') -%}
         {%- do conditions.append('batch_id in (' ~ run_batch_ids() ~ ')') -%}
     {%- endif -%}
@@ -53,6 +60,12 @@
 {% macro run_batch_ids() -%}
     {%- set batches = graph.sources['source.' ~ project_name ~ '.core._load_batches'] -%}
     select batch_id from {{ batches.relation_name }} where {{ tested_months('as_of_date') }}
+{%- endmacro %}
+
+{#- Whether a generic test is dbt's `unique` on one column (a key that may span months). -#}
+{% macro is_single_column_unique(test_node) -%}
+    {%- set metadata = test_node.get('test_metadata') or {} -%}
+    {{ return(metadata.get('name') == 'unique' and test_node.get('column_name') is not none) }}
 {%- endmacro %}
 
 {#- Whether a generic test's verdict on a part of the table (a month, a batch: rows with one
