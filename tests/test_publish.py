@@ -2,6 +2,8 @@
 holding the serving database open during a refresh is not blocked and keeps one whole
 publication."""
 
+import filecmp
+import os
 from pathlib import Path
 
 import duckdb
@@ -9,7 +11,14 @@ import pytest
 from golden_bank import MONTHS
 from tierwise.cli import main
 from tierwise.config import REPO_ROOT, Settings
-from tierwise.publish import COMPLETE_MARKER, current_release_db, publish
+from tierwise.publish import (
+    COMPLETE_MARKER,
+    PREPARED_DIR,
+    current_release_db,
+    prepare_month_base,
+    publish,
+    serving_dir,
+)
 from warehouses import snapshot
 
 
@@ -193,6 +202,38 @@ def test_month_publish_writes_only_what_it_can_vouch_for(golden_sequential, tmp_
         assert _differences(con, "served", con.execute("select current_database()").fetchone()[0]) == {}
         if case == "a table added":
             assert con.execute("select n from served.audit.new_record").fetchall() == [(1,)]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("copy", ["of the release", "of a release touched since"])
+def test_a_months_publish_takes_the_release_copied_beside_the_build(golden_sequential, tmp_path, monkeypatch, copy):
+    """The build step copies the release BI reads (prepare_month_base) while it builds; the
+    month's publish then moves that copy in instead of copying the release itself. A copy of a
+    release whose size or mtime moved since is not used: the publish copies the release then.
+    Either way the served file holds what the build holds and no copy is left behind."""
+    monkeypatch.setenv("TIERWISE_HOME", str(snapshot(golden_sequential, tmp_path / "home")))
+    settings = Settings.from_env()
+    _record_run(settings, "2025-06", full_refresh=False)
+    served = current_release_db(settings)
+    thread = prepare_month_base(settings)
+    assert thread is not None
+    thread.join()
+    prepared = serving_dir(settings) / PREPARED_DIR / served.name
+    assert filecmp.cmp(prepared, served, shallow=False)
+    assert prepare_month_base(settings) is None  # one copy per release
+    copied = prepared.stat().st_ino
+    if copy == "of a release touched since":
+        stat = served.stat()
+        os.utime(served, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    result = publish(settings, run_id="later", months=["2025-06"])
+    assert result.mode == "month"
+    assert (current_release_db(settings).stat().st_ino == copied) == (copy == "of the release")
+    assert not list((serving_dir(settings) / PREPARED_DIR).iterdir())
+    con = settings.connect()
+    try:
+        con.execute(f"attach '{current_release_db(settings)}' as served (read_only)")
+        assert _differences(con, "served", con.execute("select current_database()").fetchone()[0]) == {}
     finally:
         con.close()
 

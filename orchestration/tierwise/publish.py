@@ -17,6 +17,10 @@ folders of the current one and writes the changed months. Anything it cannot vou
 release to start from, a full refresh or rules change since, a changed table or column, a month
 outside the run whose row counts differ from the build's) makes it a full publish, and a month's
 publish whose tables do not count what the build holds is discarded and done in full.
+
+The copy of the release file (the largest part of a month's publish at bank scale) is made
+beside the build: the build step starts it (prepare_month_base) and the publish takes it if it
+is a finished copy of the release it starts from, unchanged since; otherwise it copies then.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -178,6 +183,85 @@ def _clear_abandoned(root: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
+# ------------------------------------------------------------ the month base, copied beside the build
+PREPARED_DIR = ".prepared"  # under serving/: <release>.duckdb, a finished copy; .<release>.<pid>.partial
+_preparing: dict[str, threading.Thread] = {}  # release file name -> its copy running in this process
+
+
+def prepare_month_base(settings: Settings) -> threading.Thread | None:
+    """Start copying the release file BI reads now to serving/.prepared/ in a thread, while the
+    build runs (the build is CPU, the copy disk): a month's publish that starts from that release
+    takes the copy instead of making it. Releases are immutable, so the copy is the bytes the
+    publish would copy; it is used only when finished and when the release's size and mtime are
+    those it was copied at (_take_prepared). Not a daemon thread: a step process ends only once
+    its copy is finished or failed. Returns the thread, or None (no release, a copy exists)."""
+    try:
+        served = current_release_db(settings)
+    except FileNotFoundError:
+        return None
+    folder = serving_dir(settings) / PREPARED_DIR
+    target = folder / served.name
+    if target.exists() or (served.name in _preparing and _preparing[served.name].is_alive()):
+        return None
+    folder.mkdir(exist_ok=True)
+    before = served.stat()
+
+    def copy() -> None:
+        partial = folder / f".{served.name}.{os.getpid()}.partial"
+        try:
+            shutil.copyfile(served, partial)
+            os.utime(partial, ns=(before.st_atime_ns, before.st_mtime_ns))  # the release's mtime, checked on use
+            os.replace(partial, target)
+        except OSError:  # disk full, or a publish cleared it: the publish copies itself
+            partial.unlink(missing_ok=True)
+
+    thread = threading.Thread(target=copy, name=f"tierwise-prepare-{served.stem}")
+    _preparing[served.name] = thread
+    thread.start()
+    return thread
+
+
+def discard_prepared(settings: Settings) -> None:
+    """Remove the finished copies of releases (a build that failed will not publish; the next
+    build copies again) once this process's copies have ended."""
+    folder = serving_dir(settings) / PREPARED_DIR
+    for name, thread in list(_preparing.items()):
+        thread.join()
+        _preparing.pop(name, None)
+    for leftover in folder.glob("*.duckdb") if folder.is_dir() else []:
+        leftover.unlink(missing_ok=True)
+
+
+def _take_prepared(root: Path, release_db: Path, staging_db: Path) -> bool:
+    """Move a finished copy of release_db to staging_db if there is one and the release has not
+    changed since it was copied (same size and mtime); whether it did."""
+    thread = _preparing.pop(release_db.name, None)
+    if thread is not None:
+        thread.join()
+    prepared = root / PREPARED_DIR / release_db.name
+    try:
+        copy, release = prepared.stat(), release_db.stat()
+    except FileNotFoundError:
+        return False
+    if (copy.st_size, copy.st_mtime_ns) != (release.st_size, release.st_mtime_ns):
+        prepared.unlink(missing_ok=True)
+        return False
+    os.replace(prepared, staging_db)
+    return True
+
+
+def _clear_prepared(root: Path, keep: str | None) -> None:
+    """Copies of releases other than `keep` (never to be used), and unfinished copies of other
+    processes (a process that died copying; a live one finds its copy gone and is not used)."""
+    folder = root / PREPARED_DIR
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        mine = path.name.endswith(f".{os.getpid()}.partial")
+        if path.name != keep and not mine:
+            path.unlink(missing_ok=True)
+
+
 def publish(
     settings: Settings,
     run_id: str = "manual",
@@ -193,6 +277,8 @@ def publish(
     root = serving_dir(settings)
     root.mkdir(parents=True, exist_ok=True)
     _clear_abandoned(root)
+    with contextlib.suppress(FileNotFoundError):
+        _clear_prepared(root, keep=current_release_db(settings).name)
     release = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 1_000_000:06d}"
     staging_db = root / f".serving-{release}.duckdb"
     parquet_root = root / "parquet"
@@ -253,6 +339,7 @@ def publish(
         old.unlink()  # a reader still on it keeps its open file
     _swap_symlink(parquet_root / "current", Path("releases") / release)
     _prune_releases(parquet_root / "releases")
+    discard_prepared(settings)  # a copy not taken (a full publish) is of a release no longer current
     mode, rewritten = ("month", base.months) if base else ("full", [])
     return Publication(release, serving_path, parquet_root / "current", counts, revisions, mode, rewritten, why_full)
 
@@ -268,7 +355,7 @@ def _write_release(con, settings: Settings, staging_db: Path, release_dir: Path,
     ).fetchall()
     if not any(schema == "marts" for schema, _ in tables):
         raise RuntimeError(f"nothing to publish: no marts in {settings.warehouse_path}")
-    if base:
+    if base and not _take_prepared(serving_dir(settings), base.db, staging_db):
         shutil.copyfile(base.db, staging_db)
     con.execute(f"attach ? as serving_target (storage_version '{SERVING_STORAGE_VERSION}')", [str(staging_db)])
     try:

@@ -23,6 +23,7 @@ from tierwise.defs.partitions import month_of_partition, monthly_partitions
 from tierwise.defs.resources import TierwiseSettings
 from tierwise.months import as_of_date
 from tierwise.pool import BUILD_POOL
+from tierwise.publish import discard_prepared, prepare_month_base
 from tierwise.retention import DBT_TARGET_PREFIX, prune_dbt_targets
 from tierwise.rules import record_rules_built, rules_changed_since_last_build
 
@@ -237,6 +238,8 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
         context.log.info(f"dbt {' '.join(args)} for {window}")
         months = (window["TIERWISE_FROM_MONTH"], window["TIERWISE_AS_OF_MONTH"])
         refuse_dropping_built_months(settings, *months)
+        if "--full-refresh" not in args:  # a month's publish will follow: its copy of the release, beside the build
+            prepare_month_base(settings)
         try:
             # this warehouse's settings and the run's months reach dbt on its command line
             # (tierwise-dbt, dbt_launch.py), not through this process's environment
@@ -256,6 +259,7 @@ def build_dbt_assets(manifest: Path, retries: int = 2) -> dg.AssetsDefinition:
                 stream, context.asset_key_for_output, settings, months, after=record_audit
             )
         except DagsterDbtCliRuntimeError as exc:
+            discard_prepared(settings)
             transient = any(marker in str(exc) for marker in TRANSIENT_ERRORS)
             raise dg.Failure(
                 description=f"dbt build failed for {months[0]}..{months[1]}: {dbt_errors(exc)}",
