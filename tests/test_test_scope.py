@@ -1,8 +1,9 @@
 """Which months a data test reads (macros/test_scope.sql): on a month-incremental model a row
-test or a key with as_of_date reads the run's months, a key across months reads the whole
-table, a staging key with batch_id reads the run's batches, and a full refresh reads every
-month. Checked on the SQL dbt compiles against the golden January with every model built
-(empty: tests/warehouses.py, state schema_only)."""
+test or a key with as_of_date reads the run's months, `unique` on an id reads the rows whose id
+the run's months hold (a collision with any earlier month included), a staging key with
+batch_id reads the run's batches, and a full refresh reads every month. Checked on the SQL dbt
+compiles against the golden January with every model built (empty: tests/warehouses.py, state
+schema_only), and the id key's verdict on the golden warehouse."""
 
 from __future__ import annotations
 
