@@ -194,7 +194,8 @@ def prepare_month_base(settings: Settings) -> threading.Thread | None:
     takes the copy instead of making it. Releases are immutable, so the copy is the bytes the
     publish would copy; it is used only when finished and when the release's size and mtime are
     those it was copied at (_take_prepared). Not a daemon thread: a step process ends only once
-    its copy is finished or failed. Returns the thread, or None (no release, a copy exists)."""
+    its copy is finished or failed. Returns the thread, or None (no release, a copy exists, or
+    less free disk than twice the release: the build keeps the room)."""
     try:
         served = current_release_db(settings)
     except FileNotFoundError:
@@ -205,6 +206,8 @@ def prepare_month_base(settings: Settings) -> threading.Thread | None:
         return None
     folder.mkdir(exist_ok=True)
     before = served.stat()
+    if shutil.disk_usage(folder).free < 2 * before.st_size:
+        return None  # the build may need the room (spill, its own tables); the publish copies after it
 
     def copy() -> None:
         partial = folder / f".{served.name}.{os.getpid()}.partial"
