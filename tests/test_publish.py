@@ -222,7 +222,9 @@ def test_a_months_publish_takes_the_release_copied_beside_the_build(golden_seque
     prepared = serving_dir(settings) / PREPARED_DIR / served.name
     assert filecmp.cmp(prepared, served, shallow=False)
     assert prepare_month_base(settings) is None  # one copy per release
-    copied = prepared.stat().st_ino
+    kept = tmp_path / "copy.duckdb"
+    os.link(prepared, kept)  # holds the copy's inode, so no file made later can reuse its number
+    copied = kept.stat().st_ino
     if copy == "of a release touched since":
         stat = served.stat()
         os.utime(served, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
