@@ -222,6 +222,12 @@ def test_a_months_publish_takes_the_release_copied_beside_the_build(golden_seque
     prepared = serving_dir(settings) / PREPARED_DIR / served.name
     assert filecmp.cmp(prepared, served, shallow=False)
     assert prepare_month_base(settings) is None  # one copy per release
+    blocked = Settings(home=tmp_path / "blocked")  # a release, and a file where the copies go
+    (serving_dir(blocked) / "releases").mkdir(parents=True)
+    (serving_dir(blocked) / "releases" / "r.duckdb").write_bytes(b"release")
+    os.link(serving_dir(blocked) / "releases" / "r.duckdb", serving_dir(blocked) / "serving.duckdb")
+    (serving_dir(blocked) / PREPARED_DIR).write_text("not a folder")
+    assert prepare_month_base(blocked) is None  # what stops the copy never stops the build
     kept = tmp_path / "copy.duckdb"
     os.link(prepared, kept)  # holds the copy's inode, so no file made later can reuse its number
     copied = kept.stat().st_ino

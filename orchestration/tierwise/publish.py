@@ -204,10 +204,13 @@ def prepare_month_base(settings: Settings) -> threading.Thread | None:
     target = folder / served.name
     if target.exists() or (served.name in _preparing and _preparing[served.name].is_alive()):
         return None
-    folder.mkdir(exist_ok=True)
-    before = served.stat()
-    if shutil.disk_usage(folder).free < 2 * before.st_size:
-        return None  # the build may need the room (spill, its own tables); the publish copies after it
+    try:
+        folder.mkdir(exist_ok=True)
+        before = served.stat()
+        if shutil.disk_usage(folder).free < 2 * before.st_size:
+            return None  # the build may need the room (spill, its own tables); the publish copies after it
+    except OSError:  # a speed-up only: whatever stops it, the build goes on and the publish copies
+        return None
 
     def copy() -> None:
         partial = folder / f".{served.name}.{os.getpid()}.partial"
