@@ -206,7 +206,7 @@ def test_month_publish_writes_only_what_it_can_vouch_for(golden_sequential, tmp_
         con.close()
 
 
-@pytest.mark.parametrize("copy", ["of the release", "of a release touched since"])
+@pytest.mark.parametrize("copy", ["of the release", "of a release touched since", "blocked by a file"])
 def test_a_months_publish_takes_the_release_copied_beside_the_build(golden_sequential, tmp_path, monkeypatch, copy):
     """The build step copies the release BI reads (prepare_month_base) while it builds; the
     month's publish then moves that copy in instead of copying the release itself. A copy of a
@@ -216,18 +216,19 @@ def test_a_months_publish_takes_the_release_copied_beside_the_build(golden_seque
     settings = Settings.from_env()
     _record_run(settings, "2025-06", full_refresh=False)
     served = current_release_db(settings)
+    if copy == "blocked by a file":  # what stops the copy stops neither the build nor the publish
+        (serving_dir(settings) / PREPARED_DIR).write_text("not a folder")
+        assert prepare_month_base(settings) is None
+        result = publish(settings, run_id="later", months=["2025-06"])
+        assert result.mode == "month" and (serving_dir(settings) / PREPARED_DIR).is_file()
+        _assert_served_equals_build(settings)
+        return
     thread = prepare_month_base(settings)
     assert thread is not None
     thread.join()
     prepared = serving_dir(settings) / PREPARED_DIR / served.name
     assert filecmp.cmp(prepared, served, shallow=False)
     assert prepare_month_base(settings) is None  # one copy per release
-    blocked = Settings(home=tmp_path / "blocked")  # a release, and a file where the copies go
-    (serving_dir(blocked) / "releases").mkdir(parents=True)
-    (serving_dir(blocked) / "releases" / "r.duckdb").write_bytes(b"release")
-    os.link(serving_dir(blocked) / "releases" / "r.duckdb", serving_dir(blocked) / "serving.duckdb")
-    (serving_dir(blocked) / PREPARED_DIR).write_text("not a folder")
-    assert prepare_month_base(blocked) is None  # what stops the copy never stops the build
     kept = tmp_path / "copy.duckdb"
     os.link(prepared, kept)  # holds the copy's inode, so no file made later can reuse its number
     copied = kept.stat().st_ino
@@ -238,6 +239,10 @@ def test_a_months_publish_takes_the_release_copied_beside_the_build(golden_seque
     assert result.mode == "month"
     assert (current_release_db(settings).stat().st_ino == copied) == (copy == "of the release")
     assert not list((serving_dir(settings) / PREPARED_DIR).iterdir())
+    _assert_served_equals_build(settings)
+
+
+def _assert_served_equals_build(settings: Settings) -> None:
     con = settings.connect()
     try:
         con.execute(f"attach '{current_release_db(settings)}' as served (read_only)")

@@ -247,7 +247,7 @@ def _take_prepared(root: Path, release_db: Path, staging_db: Path) -> bool:
     prepared = root / PREPARED_DIR / release_db.name
     try:
         copy, release = prepared.stat(), release_db.stat()
-    except FileNotFoundError:
+    except OSError:  # none, or no folder (a file where it goes): the publish copies
         return False
     if (copy.st_size, copy.st_mtime_ns) != (release.st_size, release.st_mtime_ns):
         prepared.unlink(missing_ok=True)
