@@ -4,6 +4,7 @@ publication."""
 
 import filecmp
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -217,6 +218,7 @@ def test_a_months_publish_takes_the_release_copied_beside_the_build(golden_seque
     _record_run(settings, "2025-06", full_refresh=False)
     served = current_release_db(settings)
     if copy == "blocked by a file":  # what stops the copy stops neither the build nor the publish
+        shutil.rmtree(serving_dir(settings) / PREPARED_DIR, ignore_errors=True)  # the chain's runs made it
         (serving_dir(settings) / PREPARED_DIR).write_text("not a folder")
         assert prepare_month_base(settings) is None
         result = publish(settings, run_id="later", months=["2025-06"])
