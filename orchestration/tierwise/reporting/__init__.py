@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,12 +69,18 @@ def render_review(serving_path: Path, month: str, out_root: Path, langs=LANGS, f
     staging = Path(tempfile.mkdtemp(prefix=f"{month}-", dir=staging_root))
     try:
         staged = ReviewFiles(month)
-        with _language_pool(len(langs)) as pool:
-            # the other languages in worker processes, the first here, at the same time: each
-            # language's PDF and workbook are CPU-bound Python (WeasyPrint, openpyxl)
-            others = [pool.submit(_render_language, data, lang, formats, staging) for lang in langs[1:]]
-            written = [_render_language(data, langs[0], formats, staging)] if langs else []
-            written += [future.result() for future in others]
+        workers = report_workers(len(langs))
+        if workers == 1:
+            written = [_render_language(data, lang, formats, staging) for lang in langs]
+        else:
+            # the other languages in worker processes (spawned, not forked: this process may hold
+            # DuckDB's and Dagster's threads), the first here, at the same time: each language's
+            # PDF and workbook are CPU-bound Python (WeasyPrint, openpyxl)
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+                others = [pool.submit(_render_language, data, lang, formats, staging) for lang in langs[1:]]
+                written = [_render_language(data, langs[0], formats, staging)]
+                written += [future.result() for future in others]
         for lang, fmts in zip(langs, written, strict=True):
             for fmt in fmts:
                 staged.files[(lang, fmt)] = review_path(out_root, month, lang, fmt)
@@ -100,33 +106,6 @@ def report_workers(languages: int) -> int:
     if wanted < 1:
         raise ValueError(f"TIERWISE_REPORT_WORKERS {text!r}: at least 1")
     return max(1, min(wanted, languages))
-
-
-def _language_pool(languages: int):
-    """A pool for all languages but one (spawned, not forked: this process may hold DuckDB's and
-    Dagster's threads), or a stand-in that runs each submission in this process."""
-    workers = report_workers(languages)
-    if workers == 1:
-        return _InProcess()
-    return ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn"))
-
-
-class _InProcess:
-    """The pool's interface, run at submission in this process."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def submit(self, fn, *args):
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result(), as a pool does
-            future.set_exception(exc)
-        return future
 
 
 def _render_language(data, lang: str, formats, staging: Path) -> list[str]:
