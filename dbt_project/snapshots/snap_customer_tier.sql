@@ -3,7 +3,9 @@
     ask "what tier was customer X in on date D, under which threshold version":
     dbt_valid_from <= D and (dbt_valid_to > D or dbt_valid_to is null).
     Taken at every monthly run from the latest month built; customers who leave the book are
-    closed (hard_deletes: invalidate) at the time of the run that no longer sees them. -#}
+    closed (hard_deletes: invalidate) at the time of the run that no longer sees them. When the
+    state began is int_customer_state_since's (carried month to month, so a month's snapshot
+    reads the latest month, not the whole history). -#}
 {% snapshot snap_customer_tier %}
     {{
         config(
@@ -19,56 +21,28 @@
         select * from {{ ref('fct_customer_tier') }}
     ),
 
-    keyed as (
-        select
-            *,
-            concat(
-                tier, '|', threshold_version, '|', activity_segment, '|', risk_segment, '|', life_stage, '|',
-                depth_segment
-            ) as state_key
-        from tiers
-    ),
-
-    changes as (
-        select
-            *,
-            case
-                when
-                    lag(state_key) over (partition by customer_id order by as_of_date) = state_key
-                    and lag(as_of_date) over (partition by customer_id order by as_of_date)
-                    = {{ prev_month_end('as_of_date') }}
-                    then 0
-                else 1
-            end as is_change
-        from keyed
+    state_since as (
+        select * from {{ ref('int_customer_state_since') }}
     ),
 
     latest_month as (
         select max(as_of_date) as as_of_date from tiers
-    ),
-
-    state_start as (
-        select
-            customer_id,
-            max(as_of_date) as state_since_date
-        from changes
-        where is_change = 1
-        group by customer_id
     )
 
     select
-        changes.customer_id,
-        changes.as_of_date,
-        changes.tier,
-        changes.tier_rank,
-        changes.threshold_version,
-        changes.activity_segment,
-        changes.risk_segment,
-        changes.life_stage,
-        changes.depth_segment,
-        changes.segment_code,
-        cast(state_start.state_since_date as timestamp) as state_since
-    from changes
-    inner join latest_month on changes.as_of_date = latest_month.as_of_date
-    inner join state_start on changes.customer_id = state_start.customer_id
+        tiers.customer_id,
+        tiers.as_of_date,
+        tiers.tier,
+        tiers.tier_rank,
+        tiers.threshold_version,
+        tiers.activity_segment,
+        tiers.risk_segment,
+        tiers.life_stage,
+        tiers.depth_segment,
+        tiers.segment_code,
+        cast(state_since.state_since as timestamp) as state_since
+    from tiers
+    inner join latest_month on tiers.as_of_date = latest_month.as_of_date
+    inner join state_since
+        on tiers.customer_id = state_since.customer_id and tiers.as_of_date = state_since.as_of_date
 {% endsnapshot %}
