@@ -106,6 +106,21 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {int(mem.split()[1]) / 1024 / 1024:.1f} GiB RAM"
 
 
+def speed_probe() -> str:
+    """The machine's speed at the time of a run, on a fixed task (shared virtual machines vary by
+    a fifth from one hour to the next): DuckDB hashing 300M integers, a pure-Python loop."""
+    import duckdb
+
+    con = duckdb.connect()
+    started = time.perf_counter()
+    con.execute("select sum(hash(i) % 1000) from range(300000000) t(i)").fetchone()
+    sql = time.perf_counter() - started
+    started, total = time.perf_counter(), 0
+    for i in range(20_000_000):
+        total += i & 7
+    return f"speed probe: DuckDB 300M hashes {sql:.2f} s, Python 20M-step loop {time.perf_counter() - started:.2f} s"
+
+
 def bench_size(
     customers: int,
     months: int,
@@ -340,7 +355,8 @@ def main() -> int:
                         help="up to the operator's month only: generate, load, builds, `tierwise run`")  # fmt: skip
     args = parser.parse_args()
     root = Path(args.root or tempfile.mkdtemp(prefix="tierwise-bench-"))
-    print(f"machine: {machine()}; banks under {root}")
+    probe = speed_probe()
+    print(f"machine: {machine()}; {probe}; banks under {root}")
     results, failures, by_size = [], [], {}
     for size in (int(s) for s in args.sizes.split(",")):
         print(f"{size:,} customers x {args.months} months", flush=True)
@@ -358,10 +374,12 @@ def main() -> int:
         print(results[-1] + "\n", flush=True)
     summary = scaling(by_size)
     print(summary, flush=True)
+    probe = f"{probe} at the start, {speed_probe().removeprefix('speed probe: ')} at the end"
+    print(probe, flush=True)
     if args.markdown:
         with open(args.markdown, "a", encoding="utf-8") as out:
             command = " ".join(["python benchmarks/bench.py", *sys.argv[1:]])
-            out.write(f"\n## Run of {time.strftime('%Y-%m-%d %H:%M')}\n\nMachine: {machine()}. "
+            out.write(f"\n## Run of {time.strftime('%Y-%m-%d %H:%M')}\n\nMachine: {machine()}; {probe}. "
                       f"Command: `{command}` (`make bench` runs `--markdown BENCHMARKS.md`).\n\n")  # fmt: skip
             out.write("\n\n".join(results) + "\n\n" + summary + "\n")
     if failures:
