@@ -50,7 +50,7 @@ qualify row_number() over (partition by d.account_id, d.as_of_date order by b.as
 create or replace temp table bl_accounts as
 with net as (
     select account_id, as_of_date, sum(case when direction = 'C' then amount else -amount end) as net
-    from bl_txn where as_of_date in (select as_of_date from bl_months where is_first) group by all
+    from bl_txn group by all
 )
 select
     a.account_id, a.customer_id, m.as_of_date, m.days_in_month, p.category, a.currency,

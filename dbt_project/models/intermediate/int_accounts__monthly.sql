@@ -28,21 +28,14 @@ latest_balances as (
     {{ latest_month_end_balances() }}
 ),
 
--- The month's net movement is needed only where there is no earlier month-end balance to open
--- from: the first month ever loaded. Summed there alone, not over every transaction of the run.
-first_loaded_month as (
-    select as_of_date from months
-    where is_first_loaded_month and {{ incremental_months('as_of_date') }}
-),
-
 month_net as (
     select
-        net_movements.account_id,
-        net_movements.as_of_date,
-        sum(net_movements.signed_amount) as net_amount
+        account_id,
+        as_of_date,
+        sum(signed_amount) as net_amount
     from net_movements
-    inner join first_loaded_month on net_movements.as_of_date = first_loaded_month.as_of_date
-    group by net_movements.account_id, net_movements.as_of_date
+    where {{ incremental_months('as_of_date') }}
+    group by account_id, as_of_date
 ),
 
 in_force as (
