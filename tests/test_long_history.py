@@ -2,10 +2,11 @@
 years of batches (1993-01..1995-12) is tiered in one backfill over all 36 months and again month
 by month, and both must be equal, row for row; the backfill's SQL must not grow with its months.
 
-Month by month rebuilds the tier state (int_customer_tier_state: the one model that reads its
-own earlier months, the downgrade grace) and the marts that read it (fct_customer_tier, and
-fct_tier_migration, which compares each month with the one before), each month on top of the
-previous one, as 36 monthly refreshes would. The models below them carry no state of their own
+Month by month rebuilds the tier state (int_customer_tier_state: reads its own earlier months,
+the downgrade grace), the marts that read it (fct_customer_tier, and fct_tier_migration, which
+compares each month with the one before) and since when each customer's state has held
+(int_customer_state_since: continues from its own month before the run), each month on top of
+the previous one, as 36 monthly refreshes would. The models below them carry no state of their own
 (a month's rows follow from the delivered rows of that month and of the months before it, for
 trailing windows and opening balances, whichever run built them), and their month-by-month
 equality through the Dagster job is checked on the golden bank
@@ -36,7 +37,12 @@ from warehouses import snapshot
 pytestmark = pytest.mark.slow
 
 MONTHS = [f"{year}-{month:02d}" for year in (1993, 1994, 1995) for month in range(1, 13)]
-STATEFUL = ("intermediate.int_customer_tier_state", "marts.fct_customer_tier", "marts.fct_tier_migration")
+STATEFUL = (
+    "intermediate.int_customer_tier_state",
+    "marts.fct_customer_tier",
+    "marts.fct_tier_migration",
+    "intermediate.int_customer_state_since",
+)
 
 
 def _dbt(settings: Settings, steps: list[dict]) -> None:
@@ -68,7 +74,7 @@ def test_a_36_month_backfill_equals_month_by_month(schema_only, tmp_path):
         assert [load_batch(con, folder).status for folder in folders] == ["loaded"] * 36
 
     # one backfill over the 36 months, from empty tables (the rules seeds first)
-    tiers = ["run", "--select", "+fct_customer_tier", "+fct_tier_migration"]
+    tiers = ["run", "--select", "+fct_customer_tier", "+fct_tier_migration", "int_customer_state_since"]
     _dbt(settings, [{"args": ["seed"]}, {"args": tiers, "from": MONTHS[0], "to": MONTHS[-1]}])
     backfill, backfill_sql = _rows(settings), _compiled_tier_state(settings)
 
@@ -87,6 +93,10 @@ def test_a_36_month_backfill_equals_month_by_month(schema_only, tmp_path):
     assert len({r[row["as_of_date"]] for r in tiers_rows}) == 36
     assert {1, 2} <= {r[row["months_below_tier"]] for r in tiers_rows}
     assert {"down", "up"} <= {r[row["tier_change"]] for r in tiers_rows}
+    # and states that held for months, began again after a change, and began in the last month
+    since = backfill["intermediate.int_customer_state_since"]
+    assert len(since) == len(tiers_rows)
+    assert any(r[2] < r[1] for r in since) and any(r[2] == r[1] > min(x[1] for x in since) for r in since)
 
     for table in STATEFUL:
         assert month_by_month[table] == backfill[table], table
