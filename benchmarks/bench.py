@@ -111,10 +111,10 @@ def speed_probe() -> str:
     a fifth from one hour to the next): DuckDB hashing 300M integers, a pure-Python loop."""
     import duckdb
 
-    con = duckdb.connect()
-    started = time.perf_counter()
-    con.execute("select sum(hash(i) % 1000) from range(300000000) t(i)").fetchone()
-    sql = time.perf_counter() - started
+    with duckdb.connect() as con:
+        started = time.perf_counter()
+        con.execute("select sum(hash(i) % 1000) from range(300000000) t(i)").fetchone()
+        sql = time.perf_counter() - started
     started, total = time.perf_counter(), 0
     for i in range(20_000_000):
         total += i & 7

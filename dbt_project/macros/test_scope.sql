@@ -9,9 +9,9 @@
     earlier months were tested by the runs that wrote them), so it groups a month's ids, not the
     whole history's. A full refresh tests every month (tested_months), keys across months whole.
     Other models (views, tables rebuilt whole, seeds, snapshots) are tested whole; a test's own
-    `where` config still applies. Overrides dbt's get_where_subquery, the hook dbt documents for this. One caveat: a
-    model built for the first time by a run that is not a full refresh is tested on the run's
-    months. Staging views of delivered rows (meta tested_by_batch, dbt_project.yml) are tested on
+    `where` config still applies. Overrides dbt's get_where_subquery, the hook dbt documents for
+    this. One caveat: a model built for the first time by a run that is not a full refresh is
+    tested on the run's months. Staging views of delivered rows (meta tested_by_batch, dbt_project.yml) are tested on
     the batches of the run's months the same way: a row or a key with batch_id is per batch. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
